@@ -1,0 +1,131 @@
+"""Who goes first: queue order, automatic admission, positions and estimated waits.
+
+Order is priority first (a visitor's priority need, then the service's
+priority), then issue time. A visitor who asked for more time, or who returns
+after a missed call, keeps a class but gets a later ``order``.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable
+from datetime import datetime
+
+from queueapp.domain import capacity
+from queueapp.domain.config import BranchConfig
+from queueapp.domain.events import TicketAdmitted
+from queueapp.domain.state import BranchState, CounterState, Status, Ticket
+
+
+def priority_class(config: BranchConfig, ticket: Ticket) -> tuple[int, int]:
+    service = config.service(ticket.service)
+    return (0 if ticket.priority else 1, -(service.priority if service else 0))
+
+
+def queue_key(config: BranchConfig, ticket: Ticket) -> tuple[int, int, float, int]:
+    return (*priority_class(config, ticket), ticket.order, ticket.seq)
+
+
+def in_order(config: BranchConfig, tickets: Iterable[Ticket]) -> list[Ticket]:
+    return sorted(tickets, key=lambda t: queue_key(config, t))
+
+
+def served_letters(counters: Iterable[CounterState], config: BranchConfig) -> set[str]:
+    return {letter for counter in counters for letter in config.services_of(counter.id)}
+
+
+def current_limit(state: BranchState, now: datetime) -> int:
+    return capacity.limit(state.require_config(), len(state.open_counters), now)
+
+
+def admissions(state: BranchState, now: datetime) -> list[TicketAdmitted]:
+    """Admit waiting visitors while there is room, feeding idle counters first.
+
+    Only visitors whose service an open counter serves are admitted: a place
+    given to someone nobody can serve is a place taken from someone who could
+    be served. A first pass gives each open counter with nobody to call the
+    first visitor it could serve, so that a room full of one service's
+    visitors does not leave another counter idle; a second pass fills the rest
+    of the room in queue order. A party that does not fit is passed over, not
+    blocking the smaller parties behind it.
+    """
+    config = state.require_config()
+    if config.capacity.hold:
+        return []
+    limit = current_limit(state, now)
+    inside = state.inside
+    if inside >= limit:
+        return []
+    open_counters = state.open_counters
+    servable = served_letters(open_counters, config)
+    candidates = in_order(
+        config,
+        (t for t in state.tickets.values() if t.status is Status.WAITING and t.service in servable),
+    )
+    ready = {t.service for t in state.tickets.values() if t.status is Status.ADMITTED}
+    chosen: list[Ticket] = []
+
+    def admit(ticket: Ticket) -> None:
+        nonlocal inside
+        inside += ticket.party_size
+        chosen.append(ticket)
+        candidates.remove(ticket)
+        ready.add(ticket.service)
+
+    for counter in open_counters:
+        letters = config.services_of(counter.id)
+        if counter.ticket is not None or ready.intersection(letters):
+            continue
+        first = next((t for t in candidates if t.service in letters), None)
+        if first is not None and inside + first.party_size <= limit:
+            admit(first)
+    for ticket in list(candidates):
+        if inside >= limit:
+            break
+        if inside + ticket.party_size <= limit:
+            admit(ticket)
+    admitted = []
+    running = state.inside
+    for ticket in chosen:
+        running += ticket.party_size
+        admitted.append(
+            TicketAdmitted(at=now.timestamp(), number=ticket.number, inside=running, limit=limit)
+        )
+    return admitted
+
+
+def people_ahead(state: BranchState, ticket: Ticket) -> int:
+    """Tickets of the same service that will be called before this one."""
+    config = state.require_config()
+    key = queue_key(config, ticket)
+    ahead = 0
+    for other in state.tickets.values():
+        if other.service != ticket.service or other.number == ticket.number:
+            continue
+        called_sooner = other.status is Status.ADMITTED and ticket.status is Status.WAITING
+        earlier = other.status is ticket.status and queue_key(config, other) < key
+        if called_sooner or earlier:
+            ahead += 1
+    return ahead
+
+
+def minutes_per_visit(state: BranchState, service: str) -> float:
+    """Today's mean visit length once three visits are done, else the configured guess."""
+    durations = [
+        t.finished_at - t.started_at
+        for t in state.tickets.values()
+        if t.service == service and t.status is Status.DONE and t.started_at and t.finished_at
+    ]
+    if len(durations) >= 3:
+        return max(0.5, sum(durations) / len(durations) / 60)
+    configured = state.require_config().service(service)
+    return configured.minutes_per_visit if configured else 6.0
+
+
+def estimated_wait_minutes(state: BranchState, service: str, ahead: int) -> int | None:
+    """Minutes until someone with ``ahead`` people before them is called; None if nobody serves."""
+    config = state.require_config()
+    servers = sum(1 for c in state.open_counters if service in config.services_of(c.id))
+    if servers == 0:
+        return None
+    return math.ceil(ahead * minutes_per_visit(state, service) / servers)

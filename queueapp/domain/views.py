@@ -1,0 +1,116 @@
+"""What screens are shown: the branch snapshot and one visitor's ticket.
+
+The branch snapshot is public (wall displays, the directory) and so never
+carries a ticket token; a ticket view is for its own visitor only. Both are
+plain JSON-ready dicts built from the state and the clock.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from queueapp.domain import capacity
+from queueapp.domain.config import Suspension
+from queueapp.domain.queueing import current_limit, estimated_wait_minutes, people_ahead
+from queueapp.domain.state import INSIDE, QUEUED, BranchState, Status, Ticket
+
+
+def branch_snapshot(state: BranchState, now: datetime) -> dict[str, Any]:
+    config = state.require_config()
+    limit = current_limit(state, now)
+    inside = state.inside
+    tickets = state.tickets.values()
+    return {
+        "branch": state.branch,
+        "day": state.day,
+        "version": state.version,
+        "name": config.name,
+        "open_now": capacity.is_open(config, now),
+        "inside": inside,
+        "limit": limit,
+        "hold": config.capacity.hold,
+        "go": inside < limit and not config.capacity.hold,
+        "counters": [
+            {
+                "id": counter.id,
+                "name": counter.name or counter.id,
+                "services": list(counter.services),
+                "status": state.counters[counter.id].status.value,
+                "ticket": state.counters[counter.id].ticket,
+            }
+            for counter in config.counters
+        ],
+        "services": [
+            {
+                "letter": service.letter,
+                "names": service.names,
+                "waiting": sum(
+                    1 for t in tickets if t.service == service.letter and t.status is Status.WAITING
+                ),
+                "inside": sum(
+                    1
+                    for t in tickets
+                    if t.service == service.letter and t.status is Status.ADMITTED
+                ),
+                "estimated_wait_minutes": estimated_wait_minutes(
+                    state,
+                    service.letter,
+                    sum(1 for t in tickets if t.service == service.letter and t.status in QUEUED),
+                ),
+                "suspended": _suspension(service.suspended),
+            }
+            for service in config.services
+        ],
+        "calling": [
+            {"number": number, "counter": counter, "at": at} for number, counter, at in state.calls
+        ],
+        "may_enter": sorted(
+            (t.number for t in tickets if t.status is Status.ADMITTED and not t.entered),
+        ),
+        "inside_tickets": sum(1 for t in tickets if t.status in INSIDE),
+    }
+
+
+def ticket_view(state: BranchState, ticket: Ticket, now: datetime) -> dict[str, Any]:
+    """Only what concerns this visitor: their status, place, wait and counter."""
+    config = state.require_config()
+    service = config.service(ticket.service)
+    queued = ticket.status in QUEUED
+    ahead = people_ahead(state, ticket) if queued else 0
+    return {
+        "number": ticket.number,
+        "branch": state.branch,
+        "day": state.day,
+        "version": state.version,
+        "service": ticket.service,
+        "service_name": service.name(ticket.lang) if service else ticket.service,
+        "party_size": ticket.party_size,
+        "priority": ticket.priority,
+        "lang": ticket.lang,
+        "status": ticket.status.value,
+        "issued_at": ticket.issued_at,
+        "position": ahead + 1 if queued else None,
+        "estimated_wait_minutes": estimated_wait_minutes(state, ticket.service, ahead)
+        if queued
+        else None,
+        "counter": ticket.counter if ticket.status in (Status.CALLED, Status.SERVING) else None,
+        "grace_deadline": _grace_deadline(state, ticket),
+        "can_delay": ticket.status is Status.WAITING and not ticket.delayed,
+        "can_cancel": ticket.status in (Status.WAITING, Status.ADMITTED, Status.CALLED),
+    }
+
+
+def _grace_deadline(state: BranchState, ticket: Ticket) -> float | None:
+    grace = state.require_config().grace
+    if ticket.status is Status.CALLED and ticket.called_at is not None:
+        return ticket.called_at + grace.call_seconds
+    if ticket.status is Status.ADMITTED and ticket.admitted_at is not None and not ticket.entered:
+        return ticket.admitted_at + grace.enter_seconds
+    return None
+
+
+def _suspension(suspended: Suspension | None) -> dict[str, Any] | None:
+    if suspended is None:
+        return None
+    return {"reason": suspended.reason, "online_url": suspended.online_url}

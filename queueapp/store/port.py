@@ -1,0 +1,93 @@
+"""The one small interface every store implements.
+
+The service talks only to this port. A store keeps three things:
+
+* an append-only event log per branch and day, guarded by compare-and-append
+  (the caller names the version it decided on; a stale caller gets
+  :class:`VersionConflict` and decides again);
+* configuration documents (branch configs, API tokens, ...), small JSON objects
+  addressed by kind and key;
+* a change feed that says "stream S is now at version V", so that every
+  process can catch its caches and live sockets up from the log.
+
+Change messages carry no event payload on purpose: subscribers read the log
+from the last version they saw, which makes a dropped message harmless.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Mapping, Sequence
+from contextlib import AbstractAsyncContextManager
+from dataclasses import dataclass
+from typing import Any, NamedTuple, Protocol
+
+JSON = dict[str, Any]
+
+
+class Stream(NamedTuple):
+    """One branch's log for one local day (``day`` is ``YYYY-MM-DD``)."""
+
+    branch: str
+    day: str
+
+
+@dataclass(frozen=True, slots=True)
+class StoredEvent:
+    version: int
+    data: JSON
+
+
+@dataclass(frozen=True, slots=True)
+class Change:
+    stream: Stream
+    version: int
+
+
+class StoreError(Exception):
+    """The store could not do what was asked (connection lost, disk full...)."""
+
+
+class VersionConflict(StoreError):
+    """Someone appended since the caller read the stream."""
+
+    def __init__(self, stream: Stream, expected: int, actual: int) -> None:
+        super().__init__(f"{stream.branch}/{stream.day}: expected version {expected}, at {actual}")
+        self.stream = stream
+        self.expected = expected
+        self.actual = actual
+
+
+class ChangeFeed(Protocol):
+    """A process-wide subscription to the changes of chosen branches."""
+
+    async def subscribe(self, branch: str) -> None: ...
+
+    async def unsubscribe(self, branch: str) -> None: ...
+
+    def __aiter__(self) -> AsyncIterator[Change]: ...
+
+
+class EventStore(Protocol):
+    async def append(self, stream: Stream, expected_version: int, events: Sequence[JSON]) -> int:
+        """Append ``events`` if the stream is at ``expected_version``; return the new version.
+
+        Versions start at 0 for an empty stream and count events. Once this
+        returns, the events are durable and the change has been published.
+        """
+        ...
+
+    async def read(self, stream: Stream, after: int = 0) -> list[StoredEvent]:
+        """Events with a version greater than ``after``, in order."""
+        ...
+
+    async def get_document(self, kind: str, key: str) -> JSON | None: ...
+
+    async def put_document(self, kind: str, key: str, document: Mapping[str, Any]) -> None: ...
+
+    async def delete_document(self, kind: str, key: str) -> bool: ...
+
+    async def list_documents(self, kind: str) -> dict[str, JSON]: ...
+
+    def change_feed(self) -> AbstractAsyncContextManager[ChangeFeed]: ...
+
+    async def close(self) -> None: ...
