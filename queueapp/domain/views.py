@@ -114,3 +114,20 @@ def _suspension(suspended: Suspension | None) -> dict[str, Any] | None:
     if suspended is None:
         return None
     return {"reason": suspended.reason, "online_url": suspended.online_url}
+
+
+def ticket_summary(ticket: Ticket) -> dict[str, Any]:
+    """A ticket as staff see it: everything but the visitor's token."""
+    return {
+        "number": ticket.number,
+        "service": ticket.service,
+        "status": ticket.status.value,
+        "party_size": ticket.party_size,
+        "priority": ticket.priority,
+        "counter": ticket.counter,
+        "issued_at": ticket.issued_at,
+        "admitted_at": ticket.admitted_at,
+        "called_at": ticket.called_at,
+        "started_at": ticket.started_at,
+        "finished_at": ticket.finished_at,
+    }

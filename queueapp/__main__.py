@@ -1,0 +1,5 @@
+import sys
+
+from queueapp.cli import main
+
+sys.exit(main())
