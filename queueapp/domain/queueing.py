@@ -14,7 +14,7 @@ from datetime import datetime
 from queueapp.domain import capacity
 from queueapp.domain.config import BranchConfig
 from queueapp.domain.events import TicketAdmitted
-from queueapp.domain.state import BranchState, CounterState, Status, Ticket
+from queueapp.domain.state import QUEUED, BranchState, CounterState, Status, Ticket
 
 
 def priority_class(config: BranchConfig, ticket: Ticket) -> tuple[int, int]:
@@ -94,18 +94,22 @@ def admissions(state: BranchState, now: datetime) -> list[TicketAdmitted]:
     return admitted
 
 
-def people_ahead(state: BranchState, ticket: Ticket) -> int:
-    """Tickets of the same service that will be called before this one."""
+def people_ahead(state: BranchState) -> dict[str, int]:
+    """For every queued ticket, how many of its service will be called before it.
+
+    Those inside come before those outside; within each, queue order. One
+    pass for all tickets, because every change moves everyone behind it.
+    """
     config = state.require_config()
-    key = queue_key(config, ticket)
-    ahead = 0
-    for other in state.tickets.values():
-        if other.service != ticket.service or other.number == ticket.number:
-            continue
-        called_sooner = other.status is Status.ADMITTED and ticket.status is Status.WAITING
-        earlier = other.status is ticket.status and queue_key(config, other) < key
-        if called_sooner or earlier:
-            ahead += 1
+    by_service: dict[str, list[Ticket]] = {}
+    for ticket in state.tickets.values():
+        if ticket.status in QUEUED:
+            by_service.setdefault(ticket.service, []).append(ticket)
+    ahead: dict[str, int] = {}
+    for tickets in by_service.values():
+        tickets.sort(key=lambda t: (t.status is Status.WAITING, queue_key(config, t)))
+        for place, ticket in enumerate(tickets):
+            ahead[ticket.number] = place
     return ahead
 
 

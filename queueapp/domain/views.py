@@ -72,12 +72,19 @@ def branch_snapshot(state: BranchState, now: datetime) -> dict[str, Any]:
     }
 
 
-def ticket_view(state: BranchState, ticket: Ticket, now: datetime) -> dict[str, Any]:
-    """Only what concerns this visitor: their status, place, wait and counter."""
+def ticket_view(
+    state: BranchState, ticket: Ticket, now: datetime, ahead: dict[str, int] | None = None
+) -> dict[str, Any]:
+    """Only what concerns this visitor: their status, place, wait and counter.
+
+    ``ahead`` is :func:`people_ahead` of the state, when the caller builds many views at once.
+    """
     config = state.require_config()
     service = config.service(ticket.service)
     queued = ticket.status in QUEUED
-    ahead = people_ahead(state, ticket) if queued else 0
+    if ahead is None:
+        ahead = people_ahead(state)
+    before = ahead.get(ticket.number, 0)
     return {
         "number": ticket.number,
         "branch": state.branch,
@@ -90,8 +97,8 @@ def ticket_view(state: BranchState, ticket: Ticket, now: datetime) -> dict[str, 
         "lang": ticket.lang,
         "status": ticket.status.value,
         "issued_at": ticket.issued_at,
-        "position": ahead + 1 if queued else None,
-        "estimated_wait_minutes": estimated_wait_minutes(state, ticket.service, ahead)
+        "position": before + 1 if queued else None,
+        "estimated_wait_minutes": estimated_wait_minutes(state, ticket.service, before)
         if queued
         else None,
         "counter": ticket.counter if ticket.status in (Status.CALLED, Status.SERVING) else None,
@@ -131,3 +138,11 @@ def ticket_summary(ticket: Ticket) -> dict[str, Any]:
         "started_at": ticket.started_at,
         "finished_at": ticket.finished_at,
     }
+
+
+_PRIVATE_FIELDS = ("token", "idempotency_key", "fingerprint", "config", "by")
+
+
+def public_event(data: dict[str, Any]) -> dict[str, Any]:
+    """An event as displays may see it: no visitor's token, no configuration body."""
+    return {key: value for key, value in data.items() if key not in _PRIVATE_FIELDS}

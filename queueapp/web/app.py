@@ -1,7 +1,8 @@
 """The application, assembled: routes, error handlers and a lifespan that owns every resource.
 
 Nothing connects at import time. The lifespan opens the store, builds the
-branch service and starts the ticker, and closes them in reverse order.
+branch service, starts the ticker and the live hub, and stops them in
+reverse order.
 """
 
 from __future__ import annotations
@@ -13,10 +14,11 @@ from collections.abc import AsyncIterator
 from starlette.applications import Starlette
 
 from queueapp.service.branches import BranchService, Clock, utc_now
+from queueapp.service.hub import Hub
 from queueapp.service.ticker import Ticker
 from queueapp.settings import Settings
 from queueapp.store import open_store
-from queueapp.web import api_manage, api_staff, api_visitors
+from queueapp.web import api_manage, api_staff, api_visitors, live
 from queueapp.web.errors import HANDLERS
 
 
@@ -29,17 +31,24 @@ def create_app(settings: Settings | None = None, clock: Clock = utc_now) -> Star
         branches = BranchService(store, clock)
         app.state.store = store
         app.state.branches = branches
-        ticker = asyncio.create_task(Ticker(branches, settings.tick_interval).run())
+        hub = Hub(branches)
+        app.state.hub = hub
+        tasks = [
+            asyncio.create_task(Ticker(branches, settings.tick_interval).run()),
+            asyncio.create_task(hub.run()),
+        ]
         try:
             yield
         finally:
-            ticker.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await ticker
+            for task in tasks:
+                task.cancel()
+            for task in tasks:
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
             await store.close()
 
     app = Starlette(
-        routes=[*api_visitors.routes, *api_staff.routes, *api_manage.routes],
+        routes=[*api_visitors.routes, *api_staff.routes, *api_manage.routes, *live.routes],
         exception_handlers=HANDLERS,
         lifespan=lifespan,
     )

@@ -1,0 +1,267 @@
+"""Live fan-out: one change-feed subscription per branch per process, many sockets.
+
+The hub keeps its own copy of each watched branch's state, caught up from
+the log whenever the store's change feed says a branch moved. Each change
+is encoded once for all the branch's displays and handed to every socket
+through a small bounded queue; a socket that falls behind loses its backlog
+and gets the latest snapshot instead, so one slow phone costs the others
+nothing and memory stays flat. Ticket watchers get their own view only, and
+only when it changed.
+
+If the feed breaks (Redis restarts, say), the hub logs it, reconnects with
+jittered backoff, resubscribes and catches every branch up from the log,
+so displays resume where they were instead of freezing.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import random
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from queueapp.domain import events as ev
+from queueapp.domain.capacity import local_day
+from queueapp.domain.errors import NotFound
+from queueapp.domain.queueing import people_ahead
+from queueapp.domain.state import BranchState, apply_all
+from queueapp.domain.views import branch_snapshot, public_event, ticket_view
+from queueapp.service.branches import BranchService, parse_token
+from queueapp.store import ChangeFeed, StoreError, Stream
+
+log = logging.getLogger(__name__)
+
+RESUME_WINDOW = 512
+"""Changes kept per branch for resuming displays; an older ``since`` gets a fresh snapshot."""
+
+FIRST_RETRY, LAST_RETRY = 0.2, 10.0
+"""Bounds of the jittered exponential backoff when the change feed breaks."""
+
+QUEUE_LIMIT = 64
+"""Messages a socket may have waiting before it is sent a snapshot instead of its backlog."""
+
+
+def encode(message: dict[str, Any]) -> str:
+    return json.dumps(message, separators=(",", ":"), ensure_ascii=False)
+
+
+class Subscriber:
+    """One socket's mailbox: bounded, and replaced by a fresh snapshot when it overflows."""
+
+    def __init__(self, refresh: Callable[[], str], limit: int = QUEUE_LIMIT) -> None:
+        self._refresh = refresh
+        self._messages: deque[str] = deque()
+        self._ready = asyncio.Event()
+        self._limit = limit
+        self.overflows = 0
+
+    def offer(self, message: str) -> None:
+        if len(self._messages) >= self._limit:
+            self._messages.clear()
+            self._messages.append(self._refresh())
+            self.overflows += 1
+        else:
+            self._messages.append(message)
+        self._ready.set()
+
+    async def next(self, timeout: float) -> str | None:
+        """The next message, or None if nothing came within ``timeout`` seconds."""
+        if not self._messages:
+            self._ready.clear()
+            try:
+                await asyncio.wait_for(self._ready.wait(), timeout)
+            except TimeoutError:
+                return None
+        return self._messages.popleft()
+
+
+@dataclass
+class _Watchers:
+    """The sockets following one ticket, and the view they were last sent (without version)."""
+
+    subscribers: set[Subscriber] = field(default_factory=set)
+    last: str = ""
+
+
+@dataclass
+class _Channel:
+    state: BranchState
+    recent: deque[tuple[int, int, str]] = field(default_factory=lambda: deque(maxlen=RESUME_WINDOW))
+    """Recent changes as (first version, last version, encoded message)."""
+    displays: set[Subscriber] = field(default_factory=set)
+    tickets: dict[str, _Watchers] = field(default_factory=dict)
+    lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+
+
+class Hub:
+    def __init__(self, service: BranchService) -> None:
+        self.service = service
+        self._channels: dict[str, _Channel] = {}
+        self._feed: ChangeFeed | None = None
+        self._opening: dict[str, asyncio.Lock] = {}
+
+    async def run(self) -> None:
+        """Follow the change feed until cancelled, reconnecting whenever it breaks."""
+        delay = FIRST_RETRY
+        while True:
+            try:
+                async with self.service.store.change_feed() as feed:
+                    for branch in self._channels:
+                        await feed.subscribe(branch)
+                    self._feed = feed
+                    if delay > FIRST_RETRY:
+                        log.info("change feed back; catching %d branches up", len(self._channels))
+                    for branch in list(self._channels):
+                        await self.catch_up(branch)
+                    delay = FIRST_RETRY
+                    async for change in feed:
+                        await self.catch_up(change.stream.branch)
+            except StoreError as exc:
+                log.warning("change feed lost (%s); reconnecting in about %.1f s", exc, delay)
+            finally:
+                self._feed = None
+            await asyncio.sleep(delay * random.uniform(0.5, 1.5))
+            delay = min(delay * 2, LAST_RETRY)
+
+    async def watch_branch(
+        self, branch: str, since: int | None, day: str | None
+    ) -> tuple[Subscriber, list[str]]:
+        """A display's mailbox and what to send first: the missed changes, else a snapshot."""
+        channel = await self._channel(branch)
+        subscriber = Subscriber(lambda: self._snapshot_message(channel))
+        channel.displays.add(subscriber)
+        return subscriber, self._resume(channel, since, day)
+
+    def current_version(self, branch: str) -> int | None:
+        channel = self._channels.get(branch)
+        return channel.state.version if channel else None
+
+    def forget_display(self, branch: str, subscriber: Subscriber) -> None:
+        channel = self._channels.get(branch)
+        if channel is not None:
+            channel.displays.discard(subscriber)
+
+    async def watch_ticket(self, token: str) -> tuple[Subscriber, str]:
+        """A visitor's mailbox for today's ticket, and its current view.
+
+        Raises NotFound for a token that is not today's ticket in this branch.
+        """
+        branch, _ = parse_token(token)
+        channel = await self._channel(branch)
+        ticket = channel.state.by_token(token)
+        if ticket is None:
+            await self.catch_up(branch)
+            ticket = channel.state.by_token(token)
+        if ticket is None:
+            raise NotFound("unknown_ticket", "There is no such ticket today.")
+        number = ticket.number
+        subscriber = Subscriber(lambda: self._ticket_message(channel.state, number))
+        channel.tickets.setdefault(number, _Watchers()).subscribers.add(subscriber)
+        return subscriber, self._ticket_message(channel.state, number)
+
+    def forget_ticket(self, token: str, subscriber: Subscriber) -> None:
+        branch, _ = parse_token(token)
+        channel = self._channels.get(branch)
+        ticket = channel.state.by_token(token) if channel else None
+        if channel is None or ticket is None:
+            return
+        watchers = channel.tickets.get(ticket.number)
+        if watchers is not None:
+            watchers.subscribers.discard(subscriber)
+            if not watchers.subscribers:
+                del channel.tickets[ticket.number]
+
+    async def catch_up(self, branch: str) -> None:
+        """Fold whatever the log has beyond our version and tell every watcher."""
+        channel = self._channels.get(branch)
+        if channel is None:
+            return
+        async with channel.lock:
+            state = channel.state
+            today = local_day(state.require_config(), self.service.clock())
+            if today != state.day:
+                state = BranchState(branch, today)
+            stored = await self.service.store.read(Stream(branch, state.day), after=state.version)
+            if not stored:
+                return
+            if state.day != channel.state.day:
+                channel.recent.clear()
+            first = state.version + 1
+            channel.state = apply_all(state, (ev.from_dict(e.data) for e in stored))
+            self._publish(channel, first, [public_event(e.data) for e in stored])
+
+    async def _channel(self, branch: str) -> _Channel:
+        channel = self._channels.get(branch)
+        if channel is not None:
+            return channel
+        async with self._opening.setdefault(branch, asyncio.Lock()):
+            channel = self._channels.get(branch)
+            if channel is None:
+                channel = _Channel(await self.service.state(branch))
+                self._channels[branch] = channel
+                if self._feed is not None:
+                    await self._feed.subscribe(branch)
+                await self.catch_up(branch)
+            return channel
+
+    def _publish(self, channel: _Channel, first: int, events: list[dict[str, Any]]) -> None:
+        state = channel.state
+        message = encode(
+            {
+                "type": "change",
+                "day": state.day,
+                "from": first,
+                "version": state.version,
+                "events": events,
+                "snapshot": branch_snapshot(state, self.service.clock()),
+            }
+        )
+        channel.recent.append((first, state.version, message))
+        for subscriber in channel.displays:
+            subscriber.offer(message)
+        if not channel.tickets:
+            return
+        ahead = people_ahead(state)
+        now = self.service.clock()
+        for number, watchers in channel.tickets.items():
+            view = ticket_view(state, state.tickets[number], now, ahead)
+            version = view.pop("version")
+            unchanged = encode(view)
+            if unchanged == watchers.last:
+                continue
+            watchers.last = unchanged
+            update = encode({"type": "ticket", "version": version, "ticket": view})
+            for subscriber in watchers.subscribers:
+                subscriber.offer(update)
+
+    def _resume(self, channel: _Channel, since: int | None, day: str | None) -> list[str]:
+        """The changes after ``since`` if all of them are still kept, else a fresh snapshot."""
+        state = channel.state
+        if since == state.version and (day is None or day == state.day):
+            return []
+        resumable = since is not None and since < state.version and day in (None, state.day)
+        missed = [
+            (first, message) for first, last, message in channel.recent if last > (since or 0)
+        ]
+        if resumable and missed and missed[0][0] <= (since or 0) + 1:
+            return [message for _, message in missed]
+        return [self._snapshot_message(channel)]
+
+    def _snapshot_message(self, channel: _Channel) -> str:
+        state = channel.state
+        return encode(
+            {
+                "type": "snapshot",
+                "day": state.day,
+                "version": state.version,
+                "snapshot": branch_snapshot(state, self.service.clock()),
+            }
+        )
+
+    def _ticket_message(self, state: BranchState, number: str) -> str:
+        view = ticket_view(state, state.tickets[number], self.service.clock())
+        return encode({"type": "ticket", "version": view.pop("version"), "ticket": view})

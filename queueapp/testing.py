@@ -1,0 +1,171 @@
+"""Real processes for tests, benchmarks and screenshots: a private Redis and queueapp servers.
+
+These start the real thing (``redis-server``, ``python -m queueapp serve``)
+on free loopback ports, so that tests exercise what users run and never
+touch a database they did not create.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Mapping
+from pathlib import Path
+from types import TracebackType
+
+STARTUP_SECONDS = 20.0
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+class RedisServer:
+    """A throwaway redis-server whose data survives restarts (AOF, fsync on every write)."""
+
+    def __init__(self, directory: Path, port: int | None = None) -> None:
+        self.directory = directory
+        self.port = port or free_port()
+        self.url = f"redis://127.0.0.1:{self.port}/0"
+        self._process: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> None:
+        binary = shutil.which("redis-server") or "/usr/bin/redis-server"
+        command = [
+            binary,
+            "--port", str(self.port),
+            "--bind", "127.0.0.1",
+            "--dir", str(self.directory),
+            "--appendonly", "yes",
+            "--appendfsync", "always",
+            "--save", "",
+        ]  # fmt: skip
+        with (self.directory / "redis.log").open("ab") as log:
+            self._process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT)
+        deadline = time.monotonic() + STARTUP_SECONDS
+        while not self.answers("PING", b"+PONG"):
+            if self._process.poll() is not None or time.monotonic() > deadline:
+                self.stop()
+                raise RuntimeError(
+                    f"redis-server did not start; see {self.directory / 'redis.log'}"
+                )
+            time.sleep(0.02)
+
+    def stop(self) -> None:
+        """Kill without a clean shutdown: what was acknowledged must already be on disk."""
+        if self._process is not None:
+            self._process.kill()
+            self._process.wait()
+            self._process = None
+
+    def restart(self) -> None:
+        self.stop()
+        self.start()
+
+    def flush(self) -> None:
+        if not self.answers("FLUSHALL", b"+OK"):
+            raise RuntimeError("FLUSHALL failed on the test redis-server")
+
+    def answers(self, command: str, reply: bytes) -> bool:
+        try:
+            with socket.create_connection(("127.0.0.1", self.port), timeout=1) as sock:
+                sock.sendall(command.encode() + b"\r\n")
+                return sock.recv(64).startswith(reply)
+        except OSError:
+            return False
+
+    def __enter__(self) -> RedisServer:
+        self.start()
+        return self
+
+    def __exit__(
+        self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.stop()
+
+
+class ServerProcess:
+    """``queueapp serve`` in a child process, ready when its API answers."""
+
+    def __init__(
+        self,
+        store_url: str,
+        directory: Path,
+        port: int | None = None,
+        workers: int = 1,
+        env: Mapping[str, str] | None = None,
+        demo: bool = False,
+    ) -> None:
+        self.store_url = store_url
+        self.directory = directory
+        self.port = port or free_port()
+        self.workers = workers
+        self.env = dict(env or {})
+        self.demo = demo
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.log_path = directory / f"server-{self.port}.log"
+        self._process: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> None:
+        command = [
+            sys.executable, "-m", "queueapp", "serve",
+            "--host", "127.0.0.1",
+            "--port", str(self.port),
+            "--store", self.store_url,
+            "--workers", str(self.workers),
+        ]  # fmt: skip
+        if self.demo:
+            command.append("--demo")
+        env = {**os.environ, **self.env}
+        with self.log_path.open("ab") as log:
+            self._process = subprocess.Popen(
+                command, cwd=self.directory, env=env, stdout=log, stderr=subprocess.STDOUT
+            )
+        deadline = time.monotonic() + STARTUP_SECONDS
+        while not self._ready():
+            if self._process.poll() is not None or time.monotonic() > deadline:
+                self.stop()
+                raise RuntimeError(f"queueapp did not start; see {self.log_path}")
+            time.sleep(0.05)
+
+    def kill(self) -> None:
+        """SIGKILL, as a crash would: no shutdown code runs."""
+        if self._process is not None:
+            self._process.send_signal(signal.SIGKILL)
+            self._process.wait()
+            self._process = None
+
+    def stop(self) -> None:
+        if self._process is not None:
+            self._process.terminate()
+            try:
+                self._process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self._process.kill()
+                self._process.wait()
+            self._process = None
+
+    def _ready(self) -> bool:
+        try:
+            with urllib.request.urlopen(f"{self.url}/api/v1/branches", timeout=1) as response:
+                return bool(response.status == 200)
+        except OSError:
+            return False
+
+    def __enter__(self) -> ServerProcess:
+        self.start()
+        return self
+
+    def __exit__(
+        self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.stop()
