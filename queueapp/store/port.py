@@ -58,9 +58,18 @@ class VersionConflict(StoreError):
 
 
 class ChangeFeed(Protocol):
-    """A process-wide subscription to the changes of chosen branches."""
+    """A process-wide subscription to the changes of chosen branches.
 
-    async def subscribe(self, branch: str) -> None: ...
+    A :class:`StoreError` from the iterator ends the feed for good: the
+    consumer opens a new one and catches up from the log.
+    """
+
+    async def subscribe(self, branch: str) -> None:
+        """Every change appended after this returns will be delivered.
+
+        So "subscribe, then read the log" leaves no gap between the two.
+        """
+        ...
 
     async def unsubscribe(self, branch: str) -> None: ...
 
@@ -73,6 +82,8 @@ class EventStore(Protocol):
 
         Versions start at 0 for an empty stream and count events. Once this
         returns, the events are durable and the change has been published.
+        An empty ``events`` only checks the version. After a StoreError or a
+        cancellation the outcome is unknown: re-read the log before deciding again.
         """
         ...
 
