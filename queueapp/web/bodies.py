@@ -33,7 +33,8 @@ async def read_json(request: Request, optional: bool = False) -> Any:
         raise ApiError(400, "body_required", "This request needs a JSON body.")
     try:
         return json.loads(body)
-    except (ValueError, UnicodeDecodeError):
+    except (ValueError, RecursionError):
+        # RecursionError: nesting too deep for the parser ("[[[[...").
         raise ApiError(400, "invalid_json", "The body is not valid JSON.") from None
 
 
