@@ -94,6 +94,24 @@ def admissions(state: BranchState, now: datetime) -> list[TicketAdmitted]:
     return admitted
 
 
+def _call_order(config: BranchConfig, ticket: Ticket) -> tuple[bool, tuple[int, int, float, int]]:
+    """Those inside are called before those outside; within each, queue order."""
+    return (ticket.status is Status.WAITING, queue_key(config, ticket))
+
+
+def ahead_of(state: BranchState, ticket: Ticket) -> int:
+    """How many of its service will be called before this one ticket (no sorting needed)."""
+    config = state.require_config()
+    mine = _call_order(config, ticket)
+    return sum(
+        1
+        for other in state.tickets.values()
+        if other.service == ticket.service
+        and other.status in QUEUED
+        and _call_order(config, other) < mine
+    )
+
+
 def people_ahead(state: BranchState) -> dict[str, int]:
     """For every queued ticket, how many of its service will be called before it.
 
@@ -107,7 +125,7 @@ def people_ahead(state: BranchState) -> dict[str, int]:
             by_service.setdefault(ticket.service, []).append(ticket)
     ahead: dict[str, int] = {}
     for tickets in by_service.values():
-        tickets.sort(key=lambda t: (t.status is Status.WAITING, queue_key(config, t)))
+        tickets.sort(key=lambda t: _call_order(config, t))
         for place, ticket in enumerate(tickets):
             ahead[ticket.number] = place
     return ahead

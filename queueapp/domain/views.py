@@ -12,7 +12,7 @@ from typing import Any
 
 from queueapp.domain import capacity
 from queueapp.domain.config import Suspension
-from queueapp.domain.queueing import current_limit, estimated_wait_minutes, people_ahead
+from queueapp.domain.queueing import ahead_of, current_limit, estimated_wait_minutes
 from queueapp.domain.state import INSIDE, QUEUED, BranchState, Status, Ticket
 
 
@@ -82,9 +82,12 @@ def ticket_view(
     config = state.require_config()
     service = config.service(ticket.service)
     queued = ticket.status in QUEUED
-    if ahead is None:
-        ahead = people_ahead(state)
-    before = ahead.get(ticket.number, 0)
+    if not queued:
+        before = 0
+    elif ahead is None:
+        before = ahead_of(state, ticket)
+    else:
+        before = ahead[ticket.number]
     return {
         "number": ticket.number,
         "branch": state.branch,

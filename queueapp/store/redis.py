@@ -22,7 +22,7 @@ from collections.abc import AsyncIterator, Iterator, Mapping, Sequence
 from contextlib import asynccontextmanager, contextmanager
 from typing import Any
 
-from redis.asyncio import Redis
+from redis.asyncio import BlockingConnectionPool, Redis
 from redis.asyncio.client import PubSub
 from redis.asyncio.retry import Retry
 from redis.backoff import ExponentialWithJitterBackoff, NoBackoff
@@ -40,6 +40,11 @@ from queueapp.store.port import (
 
 # KEYS[1]: the stream. ARGV: expected version, append token, change channel,
 # change message, then one JSON text per event.
+MAX_CONNECTIONS = 64
+"""Connections a process keeps to Redis; requests beyond wait for one to come free."""
+POOL_TIMEOUT = 10.0
+"""Seconds a request waits for a free connection before the store reports an error."""
+
 _APPEND = """
 local expected = tonumber(ARGV[1])
 local count = #ARGV - 4
@@ -187,7 +192,16 @@ class RedisStore:
         # A restarted Redis leaves every pooled connection dead: one retry
         # reconnects it, the others ride out the restart before StoreError.
         retry = Retry(ExponentialWithJitterBackoff(base=0.05, cap=0.5), retries=3)
-        client = Redis.from_url(url, decode_responses=True, retry=retry)
+        # A burst of requests (200 counters opening at nine) waits for a
+        # connection instead of failing: the default pool refuses the 101st.
+        pool = BlockingConnectionPool.from_url(
+            url,
+            max_connections=MAX_CONNECTIONS,
+            timeout=POOL_TIMEOUT,
+            decode_responses=True,
+            retry=retry,
+        )
+        client = Redis.from_pool(pool)
         try:
             with _store_errors():
                 await client.script_load(_APPEND)
