@@ -1,21 +1,32 @@
-"""The ``queueapp`` command: serve, tokens, branch configuration files."""
+"""The ``queueapp`` command: serve, accounts, tokens, paired devices, branch configuration files."""
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import getpass
 import os
 import sys
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
+import yaml
+
 from queueapp.configfile import read_config, render_config
 from queueapp.demo import DEMO_ID, demo_config
 from queueapp.domain.config import ConfigError
 from queueapp.domain.errors import DomainError, NotFound
+from queueapp.service import accounts
 from queueapp.service.access import ROLES, create_token, list_tokens, revoke_token
 from queueapp.service.branches import BranchService
+from queueapp.service.devices import (
+    KINDS,
+    create_device,
+    list_devices,
+    pairing_path,
+    revoke_device,
+)
 from queueapp.settings import DEFAULT_STORE, Settings
 from queueapp.store import EventStore, StoreError, open_store
 
@@ -44,6 +55,7 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--store", help=store_help)
     serve.add_argument("--workers", type=int, default=1, help="processes (needs the Redis store)")
     serve.add_argument("--demo", action="store_true", help="seed the demo branch if it is absent")
+    serve.add_argument("--access-log", action="store_true", help="log every HTTP request")
     serve.set_defaults(run=_serve)
 
     token = commands.add_parser("token", help="bearer tokens for scripts and integrations")
@@ -62,6 +74,25 @@ def _parser() -> argparse.ArgumentParser:
     revoke.add_argument("--store", help=store_help)
     revoke.set_defaults(run=_token_revoke)
 
+    _user_parsers(commands, store_help)
+
+    device = commands.add_parser("device", help="kiosks and displays paired to a branch")
+    device_commands = device.add_subparsers(required=True, metavar="ACTION")
+    pair = device_commands.add_parser("create", help="make a device and print its pairing link")
+    pair.add_argument("--branch", required=True)
+    pair.add_argument("--kind", required=True, choices=KINDS)
+    pair.add_argument("--label", default="", help="where the screen is, e.g. 'front door'")
+    pair.add_argument("--base-url", default="http://127.0.0.1:8000", help="where screens reach us")
+    pair.add_argument("--store", help=store_help)
+    pair.set_defaults(run=_device_create)
+    devices = device_commands.add_parser("list", help="list devices (ids, kinds, branches)")
+    devices.add_argument("--store", help=store_help)
+    devices.set_defaults(run=_device_list)
+    unpair = device_commands.add_parser("revoke", help="unpair a device by its id")
+    unpair.add_argument("id")
+    unpair.add_argument("--store", help=store_help)
+    unpair.set_defaults(run=_device_revoke)
+
     branch = commands.add_parser("branch", help="import or export a branch configuration")
     branch_commands = branch.add_subparsers(required=True, metavar="ACTION")
     load = branch_commands.add_parser("import", help="create or replace a branch from YAML or JSON")
@@ -74,6 +105,35 @@ def _parser() -> argparse.ArgumentParser:
     save.add_argument("--store", help=store_help)
     save.set_defaults(run=_branch_export)
     return parser
+
+
+def _user_parsers(commands: Any, store_help: str) -> None:
+    user = commands.add_parser("user", help="staff, manager and admin accounts (sign-in on pages)")
+    actions = user.add_subparsers(required=True, metavar="ACTION")
+    stdin_help = "read the password from the first line of standard input (for scripts)"
+    add = actions.add_parser("add", help="make an account (asks for its password)")
+    add.add_argument("name")
+    add.add_argument("--role", required=True, choices=ROLES)
+    add.add_argument("--branch", action="append", default=[], help="repeat for several")
+    add.add_argument("--password-stdin", action="store_true", help=stdin_help)
+    add.add_argument("--store", help=store_help)
+    add.set_defaults(run=_user_add)
+    listing = actions.add_parser("list", help="list accounts (names, roles, branches)")
+    listing.add_argument("--store", help=store_help)
+    listing.set_defaults(run=_user_list)
+    for action, disabled, text in (
+        ("disable", True, "stop an account signing in and end its sessions"),
+        ("enable", False, "let a disabled account sign in again"),
+    ):
+        switch = actions.add_parser(action, help=text)
+        switch.add_argument("name")
+        switch.add_argument("--store", help=store_help)
+        switch.set_defaults(run=_user_switch, disabled=disabled)
+    password = actions.add_parser("password", help="set a new password (ends its sessions)")
+    password.add_argument("name")
+    password.add_argument("--password-stdin", action="store_true", help=stdin_help)
+    password.add_argument("--store", help=store_help)
+    password.set_defaults(run=_user_password)
 
 
 def _settings(args: argparse.Namespace) -> Settings:
@@ -119,6 +179,7 @@ def _serve(args: argparse.Namespace) -> int:
         ws="websockets",
         ws_per_message_deflate=False,
         log_level="info",
+        access_log=args.access_log,
     )
     return 0
 
@@ -177,8 +238,117 @@ def _token_revoke(args: argparse.Namespace) -> int:
     return _with_store(_settings(args), work)
 
 
+def _read_password(args: argparse.Namespace, name: str) -> str:
+    if args.password_stdin:
+        return sys.stdin.readline().rstrip("\r\n")
+    password = getpass.getpass(f"New password for {name}: ")
+    if getpass.getpass("Repeat it: ") != password:
+        raise ValueError("the two passwords differ; nothing changed")
+    return password
+
+
+def _describe(user: accounts.User) -> str:
+    where = "all branches" if user.role == "admin" else ", ".join(sorted(user.branches))
+    return f"{user.role} of {where}"
+
+
+def _user_add(args: argparse.Namespace) -> int:
+    name = accounts.normalize_username(args.name)
+    branches = accounts.check_role(args.role, args.branch)
+
+    async def work(store: EventStore) -> int:
+        service = BranchService(store)
+        for branch in branches:
+            await service.config(branch)
+        if await accounts.get_user(store, name) is not None:
+            raise ValueError(
+                f"there is already an account named {name!r} (see 'queueapp user list')"
+            )
+        user = await accounts.create_user(
+            store, name, args.role, branches, _read_password(args, name)
+        )
+        print(f"queueapp: account {user.name} created ({_describe(user)})", file=sys.stderr)
+        return 0
+
+    return _with_store(_settings(args), work)
+
+
+def _user_list(args: argparse.Namespace) -> int:
+    async def work(store: EventStore) -> int:
+        for user in await accounts.list_users(store):
+            branches = ",".join(sorted(user.branches)) or "*"
+            state = "disabled" if user.disabled else "active"
+            print(f"{user.name:<20} {user.role:<8} {branches:<20} {state}")
+        return 0
+
+    return _with_store(_settings(args), work)
+
+
+def _user_switch(args: argparse.Namespace) -> int:
+    async def work(store: EventStore) -> int:
+        user = await accounts.update_user(store, args.name, disabled=args.disabled)
+        state = "disabled: it cannot sign in" if user.disabled else "enabled"
+        print(f"queueapp: account {user.name} {state}", file=sys.stderr)
+        return 0
+
+    return _with_store(_settings(args), work)
+
+
+def _user_password(args: argparse.Namespace) -> int:
+    name = accounts.normalize_username(args.name)
+
+    async def work(store: EventStore) -> int:
+        if await accounts.get_user(store, name) is None:
+            raise ValueError(f"there is no account named {name!r} (see 'queueapp user list')")
+        await accounts.update_user(store, name, password=_read_password(args, name))
+        print(f"queueapp: password of {name} changed; its sessions have ended", file=sys.stderr)
+        return 0
+
+    return _with_store(_settings(args), work)
+
+
+def _device_create(args: argparse.Namespace) -> int:
+    async def work(store: EventStore) -> int:
+        await BranchService(store).config(args.branch)
+        device, code = await create_device(store, args.branch, args.kind, args.label)
+        print(args.base_url.rstrip("/") + pairing_path(device, code))
+        print(
+            f"queueapp: {args.kind} {device.id} created; open the link on that screen "
+            "(it works once)",
+            file=sys.stderr,
+        )
+        return 0
+
+    return _with_store(_settings(args), work)
+
+
+def _device_list(args: argparse.Namespace) -> int:
+    async def work(store: EventStore) -> int:
+        for device in await list_devices(store):
+            print(
+                f"{device.id}  {device.kind:<8} {device.branch:<20} {device.state:<8} "
+                f"{device.label}"
+            )
+        return 0
+
+    return _with_store(_settings(args), work)
+
+
+def _device_revoke(args: argparse.Namespace) -> int:
+    async def work(store: EventStore) -> int:
+        if not await revoke_device(store, args.id):
+            raise ValueError(f"no device with id {args.id!r} (see 'queueapp device list')")
+        print(f"queueapp: device {args.id} revoked", file=sys.stderr)
+        return 0
+
+    return _with_store(_settings(args), work)
+
+
 def _branch_import(args: argparse.Namespace) -> int:
-    config = read_config(args.file)
+    try:
+        config = read_config(args.file)
+    except yaml.YAMLError as exc:
+        raise ValueError(f"{args.file} is not valid YAML: {exc}") from None
 
     async def work(store: EventStore) -> int:
         saved = await BranchService(store).save_config(config, actor="cli")

@@ -21,6 +21,29 @@ from types import TracebackType
 
 STARTUP_SECONDS = 20.0
 
+CHROMIUM = Path("/usr/bin/chromium")
+"""Debian's Chromium, for the browser tests and the screenshots: Playwright's own
+browser download does not work offline."""
+
+CHROMIUM_FLAGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--disable-quic",
+    "--no-first-run",
+]
+"""How the browser tests and ``scripts/screenshots`` launch Chromium."""
+
+PHONE = {
+    "viewport": {"width": 390, "height": 844},
+    "device_scale_factor": 2,
+    "is_mobile": True,
+    "has_touch": True,
+}
+"""A phone's browser context (Playwright ``new_context`` options)."""
+
 
 def free_port() -> int:
     with socket.socket() as sock:

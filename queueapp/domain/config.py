@@ -11,6 +11,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 from datetime import time
+from functools import cached_property
 from typing import Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -179,6 +180,21 @@ class Grace:
 
 
 @dataclass(frozen=True, slots=True)
+class JoinPolicy:
+    """How phones join: ``open`` from anywhere (a virtual queue), or at the ``door`` only,
+    with the code of the door QR, which changes every minute."""
+
+    __pydantic_config__ = _STRICT
+
+    mode: Literal["open", "door"] = "open"
+    max_active_per_phone: int = 2
+
+    def __post_init__(self) -> None:
+        if not 1 <= self.max_active_per_phone <= 20:
+            raise ValueError("max_active_per_phone must be between 1 and 20")
+
+
+@dataclass(frozen=True)
 class BranchConfig:
     __pydantic_config__ = _STRICT
 
@@ -192,6 +208,7 @@ class BranchConfig:
     hours: dict[Weekday, tuple[Interval, ...]] = field(default_factory=dict)
     capacity: Capacity = field(default_factory=Capacity)
     grace: Grace = field(default_factory=Grace)
+    join: JoinPolicy = field(default_factory=JoinPolicy)
     door_confirmation: bool = False
     max_party_size: int = 6
     revision: int = 0
@@ -230,10 +247,19 @@ class BranchConfig:
         return ZoneInfo(self.timezone)
 
     def service(self, letter: str) -> Service | None:
-        return next((s for s in self.services if s.letter == letter), None)
+        return self._services.get(letter)
 
     def counter(self, counter_id: str) -> Counter | None:
-        return next((c for c in self.counters if c.id == counter_id), None)
+        return self._counters.get(counter_id)
+
+    @cached_property
+    def _services(self) -> dict[str, Service]:
+        """Looked up once per ticket when queues are ordered, so kept as a table."""
+        return {s.letter: s for s in self.services}
+
+    @cached_property
+    def _counters(self) -> dict[str, Counter]:
+        return {c.id: c for c in self.counters}
 
     def services_of(self, counter_id: str) -> tuple[str, ...]:
         counter = self.counter(counter_id)

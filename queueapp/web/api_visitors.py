@@ -7,7 +7,7 @@ branch snapshot never names a token.
 from __future__ import annotations
 
 import re
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, Field, StrictBool, StrictInt, StrictStr
 from starlette.requests import Request
@@ -22,6 +22,7 @@ from queueapp.domain.views import branch_snapshot, ticket_view
 from queueapp.service.branches import BranchService, new_token
 from queueapp.web.bodies import read_model
 from queueapp.web.errors import ApiError
+from queueapp.web.visitor_access import issuing
 
 _IDEMPOTENCY_KEY = re.compile(r"^[A-Za-z0-9_.:-]{8,100}$")
 
@@ -31,6 +32,8 @@ class IssueBody(BaseModel):
     party_size: StrictInt = 1
     priority: StrictBool = False
     lang: StrictStr = Field(default="en", min_length=2, max_length=8)
+    via: Literal["kiosk", "phone"] | None = None
+    door_code: StrictStr | None = Field(default=None, max_length=64)
 
 
 def _service(request: Request) -> BranchService:
@@ -95,14 +98,16 @@ async def issue_ticket(request: Request) -> JSONResponse:
             idempotency_key=key,
         )
 
-    outcome = await _service(request).execute(branch, issue)
-    state = outcome.state
-    if outcome.changed:
-        number = next(e.number for e in outcome.events if isinstance(e, ev.TicketIssued))
-    else:
-        assert key is not None
-        number = state.idempotency[key][0]
-    ticket = state.tickets[number]
+    async with issuing(request, branch, body.via, body.door_code, key) as issuer:
+        outcome = await _service(request).execute(branch, issue, actor=issuer.actor)
+        state = outcome.state
+        if outcome.changed:
+            number = next(e.number for e in outcome.events if isinstance(e, ev.TicketIssued))
+        else:
+            assert key is not None
+            number = state.idempotency[key][0]
+        ticket = state.tickets[number]
+        await issuer.issued(state, ticket.token)
     return JSONResponse(
         _visitor_view(request, state, ticket), status_code=201 if outcome.changed else 200
     )

@@ -18,7 +18,18 @@ from queueapp.service.hub import Hub
 from queueapp.service.ticker import Ticker
 from queueapp.settings import Settings
 from queueapp.store import open_store
-from queueapp.web import api_manage, api_staff, api_visitors, live
+from queueapp.web import (
+    api_accounts,
+    api_manage,
+    api_staff,
+    api_visitors,
+    live,
+    pages,
+    pages_display,
+    pages_login,
+    pages_visitor,
+    sessions,
+)
 from queueapp.web.errors import HANDLERS
 
 
@@ -36,6 +47,7 @@ def create_app(settings: Settings | None = None, clock: Clock = utc_now) -> Star
         tasks = [
             asyncio.create_task(Ticker(branches, settings.tick_interval).run()),
             asyncio.create_task(hub.run()),
+            asyncio.create_task(sessions.housekeeping(store, clock)),
         ]
         try:
             yield
@@ -48,8 +60,18 @@ def create_app(settings: Settings | None = None, clock: Clock = utc_now) -> Star
             await store.close()
 
     app = Starlette(
-        routes=[*api_visitors.routes, *api_staff.routes, *api_manage.routes, *live.routes],
-        exception_handlers=HANDLERS,
+        routes=[
+            *api_visitors.routes,
+            *api_staff.routes,
+            *api_manage.routes,
+            *api_accounts.routes,
+            *live.routes,
+            *pages.routes,
+            *pages_visitor.routes,
+            *pages_display.routes,
+            *pages_login.routes,
+        ],
+        exception_handlers={**HANDLERS, **pages_login.HANDLERS},
         lifespan=lifespan,
     )
     app.state.settings = settings

@@ -1,0 +1,5 @@
+"""Front-end of the wall display: templates, scripts, styles.
+
+A folder of plain HTML, CSS and JavaScript with no build step; it is a
+package only so that the wheel carries it and the app finds it installed.
+"""

@@ -1,0 +1,199 @@
+"""The visitor's journey in Chromium: a ticket from the kiosk, followed on a phone, called by staff.
+
+The kiosk is paired the way a manager does it (``queueapp device create``);
+the phone is a phone-sized touch context of its own that only knows the
+address in the printed QR code.
+"""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+from collections.abc import Callable, Iterator
+from typing import TYPE_CHECKING, Any
+
+import httpx
+import pytest
+from playwright.sync_api import Browser, Page, expect
+
+from queueapp.demo import demo_config
+from queueapp.i18n import catalog
+from queueapp.testing import PHONE
+from queueapp.web.pages_visitor import qr_svg
+
+if TYPE_CHECKING:
+    from tests.browser.conftest import Site
+
+LANGUAGE_BUTTONS = {"en": "English", "cs": "Čeština", "vi": "Tiếng Việt"}
+KIOSK = {"viewport": {"width": 1280, "height": 800}}
+
+NewPage = Callable[..., Page]
+
+
+@pytest.fixture
+def new_page(browser: Browser) -> Iterator[NewPage]:
+    """Pages in fresh contexts (a kiosk, a phone: separate cookies); any script error fails."""
+    errors: list[str] = []
+    contexts = []
+
+    def new_page(**options: Any) -> Page:
+        context = browser.new_context(**options)
+        contexts.append(context)
+        page = context.new_page()
+        page.on("pageerror", lambda error: errors.append(str(error)))
+        return page
+
+    yield new_page
+    for context in contexts:
+        context.close()
+    assert errors == []
+
+
+def _(lang: str, message: str, **values: Any) -> str:
+    return catalog(lang).gettext(message).format(**values)
+
+
+def service_name(letter: str, lang: str) -> str:
+    service = demo_config().service(letter)
+    assert service is not None
+    return service.name(lang)
+
+
+def pairing_link(site: Site, kind: str = "kiosk") -> str:
+    """What the manager runs: the CLI prints the one-time link."""
+    command = [
+        sys.executable, "-m", "queueapp", "device", "create",
+        "--branch", "demo", "--kind", kind, "--label", "browser test",
+        "--base-url", site.url, "--store", site.server.store_url,
+    ]  # fmt: skip
+    return subprocess.run(command, check=True, capture_output=True, text=True).stdout.strip()
+
+
+def kiosk_ticket(new_page: NewPage, site: Site, lang: str, letter: str = "A") -> tuple[Page, str]:
+    """Take a ticket at a freshly paired kiosk in ``lang``; the kiosk page and the QR's address."""
+    kiosk = new_page(**KIOSK)
+    kiosk.goto(pairing_link(site))
+    assert kiosk.url == f"{site.url}/b/demo/kiosk"
+
+    if lang != "en":
+        kiosk.get_by_role("link", name=LANGUAGE_BUTTONS[lang]).click()
+    expect(kiosk.get_by_role("heading", name=_(lang, "Choose a service"))).to_be_visible()
+    kiosk.get_by_role("button", name=re.compile(re.escape(service_name(letter, lang)))).click()
+    expect(kiosk.locator("#party-size")).to_have_text("1")
+    kiosk.get_by_role("button", name=_(lang, "Get a ticket")).click()
+
+    number = kiosk.locator("#result-number")
+    expect(number).to_have_text(re.compile(rf"^{letter}\d{{3}}$"))
+    expect(kiosk.locator("#result-service")).to_have_text(service_name(letter, lang))
+    qr = kiosk.get_by_role("img", name=_(lang, "QR code of your ticket page"))
+    expect(qr).to_be_visible()
+    source = qr.get_attribute("src")
+    assert source is not None and source.endswith("/qr.svg")
+    address = site.url + source.removesuffix("/qr.svg")
+    svg = httpx.get(site.url + source).content
+    assert svg == qr_svg(address)  # the code says exactly this address
+    return kiosk, address
+
+
+@pytest.mark.parametrize("lang", ["en", "cs", "vi"])
+def test_kiosk_ticket_followed_on_a_phone_until_called(
+    new_page: NewPage, site: Site, lang: str
+) -> None:
+    kiosk, address = kiosk_ticket(new_page, site, lang)
+    number = kiosk.locator("#result-number").inner_text()
+
+    phone = new_page(**PHONE, locale="en-GB")  # the ticket keeps its own language
+    phone.goto(address)
+    expect(phone.locator("html")).to_have_attribute("lang", lang)
+    expect(phone.locator("#number")).to_have_text(number)
+    expect(phone.locator("#service")).to_have_text(service_name("A", lang))
+    waiting = [_(lang, "Please wait"), _(lang, "Please enter now")]
+    expect(phone.locator("#status-title")).to_have_text(re.compile("|".join(waiting)))
+
+    display = new_page(viewport={"width": 1920, "height": 1080})
+    display.goto(f"{site.url}/b/demo/display?sound=off")
+    expect(display.locator("body")).to_have_attribute("data-status", "online")
+
+    site.counter("1", "open")
+    site.counter("1", "call-next")
+
+    expect(display.locator("#now-number")).to_have_text(number, timeout=1000)
+    title = phone.locator("#status-title")
+    expect(title).to_have_text(_(lang, "Go to counter {counter}", counter="1"), timeout=3000)
+    expect(phone.locator("#status")).to_have_class(re.compile("status-called"))
+    expect(phone.locator("#countdown")).to_have_text(re.compile(r"\d:\d\d"))
+    expect(phone.locator("#offline")).to_be_hidden()
+
+
+def test_the_kiosk_returns_to_its_start_language(new_page: NewPage, site: Site) -> None:
+    kiosk, _address = kiosk_ticket(new_page, site, "cs")
+    kiosk.get_by_role("button", name=_("cs", "Done")).click()
+    expect(kiosk.locator("html")).to_have_attribute("lang", "en")
+    expect(kiosk.get_by_role("heading", name="Choose a service")).to_be_visible()
+    assert kiosk.url == f"{site.url}/b/demo/kiosk"
+
+
+def test_an_unpaired_browser_cannot_be_a_kiosk(new_page: NewPage, site: Site) -> None:
+    page = new_page(**KIOSK)
+    page.goto(f"{site.url}/b/demo/kiosk")
+    expect(page.get_by_role("heading", name="This screen is not paired")).to_be_visible()
+    assert page.locator(".service-pick").count() == 0
+
+
+def test_a_phone_joins_asks_for_more_time_and_cancels(new_page: NewPage, site: Site) -> None:
+    config = site.manager.get("/api/v1/branches/demo/config").json()
+    config["capacity"]["hold"] = True  # nobody is admitted: the tickets wait outside
+    config.pop("revision", None)
+    site.manager.put("/api/v1/branches/demo/config", json=config).raise_for_status()
+    for service in ("B", "B"):
+        httpx.post(f"{site.url}/api/v1/branches/demo/tickets", json={"service": service})
+
+    phone = new_page(**PHONE, locale="cs-CZ")
+    phone.goto(f"{site.url}/b/demo/join")
+    expect(phone.locator("html")).to_have_attribute("lang", "cs")
+    phone.get_by_label(re.compile(service_name("B", "cs"))).check()
+    phone.get_by_label(_("cs", "How many people are coming?")).select_option("2")
+    phone.get_by_role("button", name=_("cs", "Join the queue")).click()
+
+    expect(phone).to_have_url(re.compile(r"/t/demo\.\d{8}\.[\w-]{22,}$"))
+    expect(phone.locator("#number")).to_have_text("B003")
+    expect(phone.locator("#status-title")).to_have_text(_("cs", "Please wait"))
+    expect(phone.locator("#position")).to_have_text("Před vámi jsou 2 osoby")
+    expect(phone.locator("#almost")).to_be_visible()
+
+    phone.get_by_role("button", name=_("cs", "I need more time")).click()
+    expect(phone.locator("#message")).to_contain_text("Hotovo")
+    expect(phone.get_by_role("button", name=_("cs", "I need more time"))).to_be_hidden()
+
+    phone.get_by_role("button", name=_("cs", "Cancel my ticket")).click()
+    dialog = phone.get_by_role("dialog")
+    expect(dialog).to_be_visible()
+    dialog.get_by_role("button", name=_("cs", "Keep my ticket")).click()
+    expect(phone.locator("#status-title")).to_have_text(_("cs", "Please wait"))
+    phone.get_by_role("button", name=_("cs", "Cancel my ticket")).click()
+    phone.get_by_role("dialog").get_by_role("button", name=_("cs", "Yes, cancel it")).click()
+    expect(phone.locator("#status-title")).to_have_text(_("cs", "This ticket is cancelled"))
+
+    phone.goto(f"{site.url}/b/demo/join")  # the join page lists the phone's tickets: none active
+    expect(phone.locator(".my-tickets")).to_have_count(0)
+
+
+def test_the_ticket_page_comes_back_after_the_server_restarts(
+    new_page: NewPage, site: Site
+) -> None:
+    ticket = httpx.post(
+        f"{site.url}/api/v1/branches/demo/tickets", json={"service": "A", "lang": "vi"}
+    ).json()
+    phone = new_page(**PHONE)
+    phone.goto(site.url + ticket["links"]["page"])
+    expect(phone.locator("#number")).to_have_text(ticket["number"])
+
+    site.server.stop()
+    expect(phone.locator("#offline")).to_be_visible(timeout=30000)
+    site.server.start()
+    site.counter("1", "open")
+    site.counter("1", "call-next")
+
+    expect(phone.locator("#status-title")).to_have_text("Mời đến quầy 1", timeout=20000)
+    expect(phone.locator("#offline")).to_be_hidden()
