@@ -24,10 +24,8 @@ def local_day(config: BranchConfig, now: datetime) -> str:
 def rule_in_force(config: BranchConfig, now: datetime) -> CapacityRule:
     """The first scheduled rule covering this local moment, else the default rule."""
     local = local_time(config, now)
-    weekday = WEEKDAYS[local.weekday()]
-    moment = local.time()
     for scheduled in config.capacity.schedule:
-        if weekday in scheduled.days and _covers(scheduled, moment):
+        if _covers(scheduled, local.weekday(), local.time()):
             return scheduled.rule
     return config.capacity.default
 
@@ -42,10 +40,13 @@ def is_open(config: BranchConfig, now: datetime) -> bool:
     return any(interval.contains(local.time()) for interval in intervals)
 
 
-def _covers(scheduled: ScheduledRule, moment: time) -> bool:
+def _covers(scheduled: ScheduledRule, weekday: int, moment: time) -> bool:
+    """Whether the rule is in force; an overnight window belongs to the day it starts on."""
     start, end = scheduled.start, scheduled.end
+    today = WEEKDAYS[weekday] in scheduled.days
     if start == end:
-        return True
+        return today
     if start < end:
-        return start <= moment < end
-    return moment >= start or moment < end
+        return today and start <= moment < end
+    yesterday = WEEKDAYS[weekday - 1] in scheduled.days
+    return (today and moment >= start) or (yesterday and moment < end)

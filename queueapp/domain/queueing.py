@@ -76,8 +76,11 @@ def admissions(state: BranchState, now: datetime) -> list[TicketAdmitted]:
         letters = config.services_of(counter.id)
         if counter.ticket is not None or ready.intersection(letters):
             continue
-        first = next((t for t in candidates if t.service in letters), None)
-        if first is not None and inside + first.party_size <= limit:
+        first = next(
+            (t for t in candidates if t.service in letters and inside + t.party_size <= limit),
+            None,
+        )
+        if first is not None:
             admit(first)
     for ticket in list(candidates):
         if inside >= limit:

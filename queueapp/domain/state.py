@@ -177,6 +177,9 @@ class _Fold:
 
     def _on_ticket_issued(self, event: ev.TicketIssued) -> None:
         seq = len(self.tickets) + 1
+        # Behind everyone, including tickets already sent to the back (requeued,
+        # delayed): ``order`` must not tie with theirs or overtake them.
+        back_of_queue = max((t.order for t in self.tickets.values()), default=0.0) + 1
         self.last_numbers[event.number[0]] = int(event.number[1:])
         self.tickets[event.number] = Ticket(
             number=event.number,
@@ -187,7 +190,7 @@ class _Fold:
             lang=event.lang,
             issued_at=event.at,
             seq=seq,
-            order=float(seq),
+            order=back_of_queue,
         )
         self.tokens[event.token] = event.number
         if event.idempotency_key:
@@ -252,6 +255,7 @@ class _Fold:
             status=Status.ADMITTED,
             service=event.service,
             transferred=True,
+            entered=True,  # met at a counter: inside, not to be let in or expired at the door
             called_at=None,
             started_at=None,
         )
