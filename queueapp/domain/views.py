@@ -73,7 +73,7 @@ def branch_snapshot(state: BranchState, now: datetime) -> dict[str, Any]:
 
 
 def ticket_view(
-    state: BranchState, ticket: Ticket, now: datetime, ahead: dict[str, int] | None = None
+    state: BranchState, ticket: Ticket, ahead: dict[str, int] | None = None
 ) -> dict[str, Any]:
     """Only what concerns this visitor: their status, place, wait and counter.
 

@@ -136,7 +136,7 @@ async def _visitor_command(request: Request, build: Any) -> JSONResponse:
 
 
 def _visitor_view(request: Request, state: BranchState, ticket: Ticket) -> dict[str, Any]:
-    view = ticket_view(state, ticket, _service(request).clock())
+    view = ticket_view(state, ticket)
     token = ticket.token
     view["token"] = token
     view["links"] = {

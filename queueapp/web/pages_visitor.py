@@ -20,7 +20,6 @@ from starlette.routing import BaseRoute, Route
 
 from queueapp.domain.config import BranchConfig
 from queueapp.domain.errors import NotFound
-from queueapp.domain.queueing import people_ahead
 from queueapp.domain.views import branch_snapshot, ticket_view
 from queueapp.i18n import negotiate
 from queueapp.service.branches import BranchService
@@ -111,7 +110,7 @@ async def join(request: Request) -> Response:
     known = visitor is not None
     visitor = visitor or access.new_visitor_id()
     tickets = [
-        ticket_view(state, ticket, service.clock()) | {"token": token}
+        ticket_view(state, ticket) | {"token": token}
         for token in (await access.active_tickets(request, state, visitor) if known else [])
         if (ticket := state.by_token(token)) is not None
     ]
@@ -157,7 +156,7 @@ async def ticket_page(request: Request) -> Response:
     lang = wanted if wanted in config.languages else ticket.lang
     now = service.clock()
     today = (await service.state(state.branch)).day == state.day
-    view = ticket_view(state, ticket, now, people_ahead(state))
+    view = ticket_view(state, ticket)
     data = {
         "token": token,
         "lang": lang,

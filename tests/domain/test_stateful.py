@@ -716,7 +716,7 @@ class BranchMachine(RuleBasedStateMachine):
             ticket = self.state.tickets[number]
             assert ticket.status is Status.ADMITTED and not ticket.entered
         for ticket in list(self.state.tickets.values())[-3:]:
-            view = ticket_view(self.state, ticket, self.now)
+            view = ticket_view(self.state, ticket)
             assert view["status"] == ticket.status.value
             assert "token" not in view
 
