@@ -226,9 +226,8 @@ class Hub:
         if not channel.tickets:
             return
         ahead = people_ahead(state)
-        now = self.service.clock()
         for number, watchers in channel.tickets.items():
-            view = ticket_view(state, state.tickets[number], now, ahead)
+            view = ticket_view(state, state.tickets[number], ahead)
             version = view.pop("version")
             unchanged = encode(view)
             if unchanged == watchers.last:
@@ -263,5 +262,5 @@ class Hub:
         )
 
     def _ticket_message(self, state: BranchState, number: str) -> str:
-        view = ticket_view(state, state.tickets[number], self.service.clock())
+        view = ticket_view(state, state.tickets[number])
         return encode({"type": "ticket", "version": view.pop("version"), "ticket": view})
