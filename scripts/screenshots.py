@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import subprocess
 import sys
 import tempfile
 import time
@@ -23,6 +24,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 from zoneinfo import ZoneInfo
 
 import httpx
@@ -59,6 +61,7 @@ class Scene:
     staff: httpx.Client
     kiosk_pairing: str | None = None
     tickets: dict[str, dict[str, Any]] = field(default_factory=dict)
+    console_users: bool = False
     _kiosk_cookies: list[Any] | None = None
 
     @property
@@ -219,6 +222,100 @@ def phone_called(scene: Scene) -> bytes:
     return _phone_ticket(scene, "called")
 
 
+# The consoles: signed in as their people, made the way an administrator makes them.
+
+CONSOLE_PASSWORD = "screenshots only"
+CONSOLE_USERS = {"sam": ("staff", [DEMO_ID]), "maria": ("manager", [DEMO_ID, "riverside", "north"])}
+
+
+def _console_users(scene: Scene) -> None:
+    if scene.console_users:
+        return
+    for name, (role, branches) in CONSOLE_USERS.items():
+        where = [arg for branch in branches for arg in ("--branch", branch)]
+        command = [
+            sys.executable, "-m", "queueapp", "user", "add", name, "--role", role, *where,
+            "--password-stdin", "--store", scene.server.store_url,
+        ]  # fmt: skip
+        subprocess.run(
+            command, input=CONSOLE_PASSWORD + "\n", check=True, capture_output=True, text=True
+        )
+    scene.console_users = True
+
+
+@contextmanager
+def _console(scene: Scene, user: str, path: str, height: int = 900) -> Iterator[Page]:
+    """A console page, signed in through /login as ``user``, its live feed connected."""
+    _console_users(scene)
+    with scene.page(viewport={"width": 1280, "height": height}, locale="en-GB") as page:
+        scene.open(page, f"/login?next={quote(path)}")
+        page.fill("#username", user)
+        page.fill("#password", CONSOLE_PASSWORD)
+        page.click(".login-form button[type=submit]")
+        page.wait_for_load_state("networkidle")
+        if not page.locator("#console-data").count():
+            raise Skip(f"{path} is not a console page (yet)")
+        page.locator("body[data-status='online']").wait_for()
+        yield page
+
+
+def console_counter(scene: Scene) -> bytes:
+    with _console(scene, "sam", "/staff") as page:
+        page.locator("#queue-summary:not(:empty)").wait_for()
+        return _settle(page)
+
+
+def console_door(scene: Scene) -> bytes:
+    with _console(scene, "sam", "/staff/door") as page:
+        page.locator("#inside:not(:text-is('\u2013'))").wait_for()
+        png = _settle(page)
+        # Afterwards, for the audit trail's picture: what door staff do in a day.
+        page.locator(".enter-confirm").first.click()
+        page.fill("#reason", "Courier")
+        page.click("#add")
+        page.locator("#toast:not(.hidden)").wait_for()
+        return png
+
+
+def console_overview(scene: Scene) -> bytes:
+    with _console(scene, "maria", "/manage", height=1000) as page:
+        for branch in (DEMO_ID, "riverside"):
+            card = page.locator(f"[data-branch={branch}]")
+            card.locator("[data-field=longest]:not(:text-is('\u2013'))").wait_for()
+        return _settle(page)
+
+
+def console_capacity(scene: Scene) -> bytes:
+    """The capacity rules with an unsaved epidemic rule and the preview of what it gives."""
+    with _console(scene, "maria", f"/manage/{DEMO_ID}?tab=settings", height=1000) as page:
+        page.locator("#capacity-preview[data-limit]").wait_for()
+        section = page.locator("#section-capacity")
+        section.get_by_role("button", name="Add a scheduled rule").click()
+        page.fill("#f-capacity-schedule-0-name", "Epidemic rule")
+        page.fill("#f-capacity-schedule-0-rule-people_per_counter", "1")
+        page.fill("#f-capacity-schedule-0-rule-maximum", "8")
+        page.locator("#capacity-preview tr.in-force").nth(0).wait_for()
+        page.wait_for_timeout(500)  # the preview follows the typing
+        section.evaluate("(el) => window.scrollTo(0, el.offsetTop - 64)")
+        return _settle(page)
+
+
+def console_devices(scene: Scene) -> bytes:
+    with _console(scene, "maria", f"/manage/{DEMO_ID}?tab=devices") as page:
+        page.fill("#device-label", "Door display")
+        page.select_option("#device-kind", "display")
+        page.click("#device-form button[type=submit]")
+        page.locator("#pairing:not(.hidden)").wait_for()
+        page.locator("#devices tbody tr").nth(1).wait_for()
+        return _settle(page)
+
+
+def console_audit(scene: Scene) -> bytes:
+    with _console(scene, "maria", f"/manage/{DEMO_ID}?tab=audit") as page:
+        page.locator(".audit-item").first.wait_for()
+        return _settle(page)
+
+
 @dataclass(frozen=True)
 class Shot:
     name: str
@@ -236,6 +333,12 @@ SHOTS = [
     Shot("display-portrait", "the wall display, portrait 1080 x 1920", display_portrait),
     Shot("display-door", "the door display: go / wait, who may enter, join QR", display_door),
     Shot("directory", "the public branch directory", directory),
+    Shot("console-counter", "the counter console: its visitor, who waits", console_counter),
+    Shot("console-door", "the door console: who may enter, people without a ticket", console_door),
+    Shot("console-overview", "the manager console: every branch, live", console_overview),
+    Shot("console-capacity", "the manager console: capacity rules, their limits", console_capacity),
+    Shot("console-devices", "the manager console: pairing kiosks and displays", console_devices),
+    Shot("console-audit", "the manager console: who did what, and when", console_audit),
 ]
 
 

@@ -1,5 +1,5 @@
-"""Rendering pages: one template environment over the app's, the kiosk's and the display's
-templates, the translations of the page's language, and the static files.
+"""Rendering pages: one template environment over the app's, the kiosk's, the display's and
+the consoles' templates, the translations of the page's language, and the static files.
 
 Pages are plain HTML with their own scripts and styles, served from this
 process: no build step, no CDN, nothing from the internet, so a branch's
@@ -31,6 +31,7 @@ _environment = Environment(
             PackageLoader("queueapp.web", "templates"),
             PackageLoader("queueapp.kiosk", "templates"),
             PackageLoader("queueapp.display", "templates"),
+            PackageLoader("queueapp.consoles", "templates"),
         ]
     ),
     autoescape=select_autoescape(default=True),
@@ -96,5 +97,10 @@ routes = [
         "/static/display",
         StaticFiles(packages=[("queueapp.display", "static")]),
         name="static-display",
+    ),
+    Mount(
+        "/static/consoles",
+        StaticFiles(packages=[("queueapp.consoles", "static")]),
+        name="static-consoles",
     ),
 ]
