@@ -50,13 +50,23 @@ def encode(message: dict[str, Any]) -> str:
 
 
 class Subscriber:
-    """One socket's mailbox: bounded, and replaced by a fresh snapshot when it overflows."""
+    """One socket's mailbox: bounded, and replaced by a fresh snapshot when it overflows.
+
+    Many thousands of these live at once and each message passes through all
+    of a branch's, so a mailbox is kept small: a deque and, only while its
+    socket waits, one future (no task per wait, no timer unless asked for,
+    and nothing that could swallow the waiting task's cancellation, as
+    ``wait_for`` does on Python 3.11 when a message and a cancel arrive together).
+    """
+
+    __slots__ = ("_closed", "_limit", "_messages", "_refresh", "_waiter", "overflows")
 
     def __init__(self, refresh: Callable[[], str], limit: int = QUEUE_LIMIT) -> None:
         self._refresh = refresh
         self._messages: deque[str] = deque()
-        self._ready = asyncio.Event()
+        self._waiter: asyncio.Future[None] | None = None
         self._limit = limit
+        self._closed = False
         self.overflows = 0
 
     def offer(self, message: str) -> None:
@@ -66,17 +76,47 @@ class Subscriber:
             self.overflows += 1
         else:
             self._messages.append(message)
-        self._ready.set()
+        if self._waiter is not None:
+            _wake(self._waiter)
 
-    async def next(self, timeout: float) -> str | None:
-        """The next message, or None if nothing came within ``timeout`` seconds."""
-        if not self._messages:
-            self._ready.clear()
+    def poke(self) -> None:
+        """Wake a waiting :meth:`next` with nothing (its socket is due a heartbeat)."""
+        if self._waiter is not None:
+            _wake(self._waiter)
+
+    def close(self) -> None:
+        """The socket is gone: wake its sender for good."""
+        self._closed = True
+        if self._waiter is not None:
+            _wake(self._waiter)
+
+    @property
+    def closed(self) -> bool:
+        return self._closed
+
+    def __len__(self) -> int:
+        return len(self._messages)
+
+    async def next(self, timeout: float | None = None) -> str | None:
+        """The next message; None if it closed, was poked, or ``timeout`` seconds went by."""
+        if not self._messages and not self._closed:
+            loop = asyncio.get_running_loop()
+            waiter = self._waiter = loop.create_future()
+            timer = None if timeout is None else loop.call_later(timeout, _wake, waiter)
             try:
-                await asyncio.wait_for(self._ready.wait(), timeout)
-            except TimeoutError:
-                return None
+                await waiter
+            finally:
+                if timer is not None:
+                    timer.cancel()
+                self._waiter = None
+        if self._closed or not self._messages:
+            return None
         return self._messages.popleft()
+
+
+def _wake(waiter: asyncio.Future[None]) -> None:
+    if not waiter.done():
+        waiter.set_result(None)
 
 
 @dataclass
