@@ -564,10 +564,13 @@ async def _bench_store(
         call = await staff_phase(server.url, token, BRANCHES["call"], CLIENTS, seconds, pids)
         progress(f"{kind}: {call.rate():.0f} call-next/s, {call.rate(call.done):.0f} done/s")
 
+        # 200 counters call more per second than 16 do (they wait less on each
+        # other), so give them several times the 16-counter rate: a phase that
+        # runs out of visitors would time fewer, uncontended calls.
         latency_tickets = await seed_waiting(
             store,
             BRANCHES["latency"],
-            int(max(call.rate(), 100) * seconds * 2) + 2 * LATENCY_CLIENTS,
+            int(max(call.rate(), 100) * seconds * 5) + 2 * LATENCY_CLIENTS,
         )
         progress(
             f"{kind}: latency, {LATENCY_CLIENTS} clients, {seconds:g} s ({latency_tickets} waiting)"
