@@ -6,6 +6,7 @@ import argparse
 import asyncio
 import getpass
 import os
+import secrets
 import sys
 from collections.abc import Awaitable, Callable
 from pathlib import Path
@@ -191,22 +192,32 @@ def _serve(args: argparse.Namespace) -> int:
 
 
 async def _seed_demo(store: EventStore, args: argparse.Namespace) -> int:
+    """Seed the demo branch once, with what a first look needs: a kiosk link and a login."""
     service = BranchService(store)
     base = f"http://{args.host}:{args.port}"
     try:
         await service.config(DEMO_ID)
         print(f"queueapp: demo branch '{DEMO_ID}' already exists", file=sys.stderr)
+        kiosk = "queueapp device create --branch demo --kind kiosk  (a new pairing link)"
+        login = "queueapp user add NAME --role manager --branch demo  (a new account)"
     except NotFound:
         await service.save_config(demo_config(), actor="demo")
-        token, _ = await create_token(store, "manager", [DEMO_ID], label="demo")
+        password = secrets.token_urlsafe(9)
+        await accounts.create_user(store, "manager", "manager", [DEMO_ID], password)
+        device, code = await create_device(store, DEMO_ID, "kiosk", "demo kiosk")
+        kiosk = base + pairing_path(device, code) + "  (opens once; it pairs that browser)"
+        login = f"{base}/login  as manager / {password}  (shown once)"
         print(f"queueapp: seeded demo branch '{DEMO_ID}'", file=sys.stderr)
-        print(f"  manager token (shown once): {token}", file=sys.stderr)
-    print(f"  branch snapshot: {base}/api/v1/branches/{DEMO_ID}", file=sys.stderr)
-    print(
-        f"  issue a ticket:  curl -X POST {base}/api/v1/branches/{DEMO_ID}/tickets "
-        "-H 'Content-Type: application/json' -d '{\"service\": \"A\"}'",
-        file=sys.stderr,
-    )
+    lines = [
+        ("branch directory", f"{base}/"),
+        ("wall display", f"{base}/b/{DEMO_ID}/display   (?layout=portrait, ?layout=door)"),
+        ("join from a phone", f"{base}/b/{DEMO_ID}/join"),
+        ("door kiosk", kiosk),
+        ("counter and manager consoles", login),
+        ("API snapshot", f"{base}/api/v1/branches/{DEMO_ID}"),
+    ]
+    for label, value in lines:
+        print(f"  {label + ':':<30} {value}", file=sys.stderr)
     return 0
 
 

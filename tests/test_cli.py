@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -14,6 +15,8 @@ from queueapp.cli import main
 from queueapp.configfile import read_config
 from queueapp.domain.config import dump_config
 from queueapp.service.access import Principal, verify_token
+from queueapp.service.accounts import authenticate
+from queueapp.service.devices import pair_device
 from queueapp.store import open_store
 
 RIVERSIDE_YAML = """\
@@ -274,3 +277,34 @@ def test_an_unsupported_store_url(capsys: pytest.CaptureFixture[str], store_url:
     assert main(["token", "list", "--store", "postgres://db/queue"]) == 1
 
     assert "unsupported store URL" in capsys.readouterr().err
+
+
+def test_the_demo_seeds_once_with_a_kiosk_link_and_a_login(
+    store_url: str, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    served: list[dict[str, object]] = []
+    monkeypatch.setattr(uvicorn, "run", lambda *args, **kwargs: served.append(kwargs))
+
+    assert main(["serve", "--demo", "--store", store_url]) == 0
+    first = capsys.readouterr().err
+    assert main(["serve", "--demo", "--store", store_url]) == 0
+    again = capsys.readouterr().err
+
+    assert "seeded demo branch 'demo'" in first
+    assert "already exists" in again
+    assert "/b/demo/display" in first and "/b/demo/join" in first
+    pairing = re.search(r"/b/demo/kiosk\?pair=(\S+)", first)
+    login = re.search(r"as manager / (\S+)", first)
+    assert pairing and login, first
+    assert "?pair=" not in again and "as manager /" not in again
+
+    async def check() -> None:
+        store = await open_store(store_url)
+        try:
+            assert await authenticate(store, "manager", login.group(1)) is not None
+            assert await pair_device(store, pairing.group(1)) is not None
+        finally:
+            await store.close()
+
+    asyncio.run(check())
+    assert len(served) == 2
