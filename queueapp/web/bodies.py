@@ -17,7 +17,12 @@ from queueapp.web.errors import ApiError
 Model = TypeVar("Model", bound=BaseModel)
 
 
-async def read_json(request: Request, optional: bool = False) -> Any:
+async def read_body(request: Request) -> bytes:
+    """The raw body, refused with 413 past the limit, whether or not a Content-Length says so.
+
+    It is kept where Starlette keeps a body it has read, so a route can read
+    it again after a guard (the CSRF check reads a page's form first).
+    """
     limit: int = request.app.state.settings.max_body_bytes
     declared = request.headers.get("content-length")
     if declared is not None and (not declared.isdigit() or int(declared) > limit):
@@ -27,6 +32,12 @@ async def read_json(request: Request, optional: bool = False) -> Any:
         body.extend(chunk)
         if len(body) > limit:
             raise ApiError(413, "body_too_large", f"Request bodies are limited to {limit} bytes.")
+    request._body = bytes(body)
+    return request._body
+
+
+async def read_json(request: Request, optional: bool = False) -> Any:
+    body = await read_body(request)
     if not body.strip():
         if optional:
             return {}

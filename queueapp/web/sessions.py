@@ -38,6 +38,7 @@ from starlette.responses import Response
 from queueapp.service.accounts import User, get_user, sweep_failures
 from queueapp.service.keys import secret_key, sign, unsign
 from queueapp.store import EventStore, StoreError
+from queueapp.web.bodies import read_body
 from queueapp.web.errors import ApiError
 
 log = logging.getLogger(__name__)
@@ -189,17 +190,7 @@ async def read_form(request: Request) -> dict[str, str]:
     Read here rather than with ``request.form()`` so that a body without a
     Content-Length cannot grow past the limit either.
     """
-    limit: int = request.app.state.settings.max_body_bytes
-    declared = request.headers.get("content-length")
-    if declared is not None and (not declared.isdigit() or int(declared) > limit):
-        raise ApiError(413, "body_too_large", f"Request bodies are limited to {limit} bytes.")
-    body = bytearray()
-    async for chunk in request.stream():
-        body.extend(chunk)
-        if len(body) > limit:
-            raise ApiError(413, "body_too_large", f"Request bodies are limited to {limit} bytes.")
-    # Kept where Starlette keeps a body it has read, so the route can still read it after a guard.
-    request._body = bytes(body)
+    body = await read_body(request)
     content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
     if not body or content_type != "application/x-www-form-urlencoded":
         return {}
