@@ -38,6 +38,8 @@ log = logging.getLogger(__name__)
 BRANCH_DOCS = "branch"
 MAX_ATTEMPTS = 40
 Clock = Callable[[], datetime]
+AppendListener = Callable[[Stream, int, list[dict[str, Any]]], None]
+"""Told of each append this process makes: the stream, the first new version, the records."""
 CommandSource = cmd.Command | Callable[[BranchState], cmd.Command]
 """A command, or a function building it from the state it will be decided on
 (a new ticket's token names the day it is issued on)."""
@@ -79,6 +81,11 @@ class BranchService:
         self._states: dict[str, BranchState] = {}
         self._queues: dict[str, list[_Pending]] = {}
         self._workers: dict[str, asyncio.Task[None]] = {}
+        self._listeners: list[AppendListener] = []
+
+    def on_append(self, listener: AppendListener) -> None:
+        """Hear of this process's appends at once (the live hub), before any read-back."""
+        self._listeners.append(listener)
 
     async def config(self, branch: str) -> BranchConfig:
         document = await self.store.get_document(BRANCH_DOCS, branch)
@@ -183,6 +190,7 @@ class BranchService:
                     await asyncio.sleep(random.uniform(0, 0.002 * min(attempt + 1, 10)))
                     continue
                 self._remember(working)
+                self._tell(stream, state.version + 1, records)
             for pending, reply in replies:
                 if pending.reply.done():
                     continue
@@ -192,6 +200,14 @@ class BranchService:
                     pending.reply.set_result(reply)
             return
         raise Busy(f"branch {branch} is too busy; try again")
+
+    def _tell(self, stream: Stream, first: int, records: list[dict[str, Any]]) -> None:
+        """Tell listeners; the append is done, so a failing listener must not fail the commands."""
+        for listener in self._listeners:
+            try:
+                listener(stream, first, records)
+            except Exception:
+                log.exception("append listener failed on %s/%s", stream.branch, stream.day)
 
     def _remember(self, state: BranchState) -> None:
         """Cache a state unless a newer one of the same day is cached already."""

@@ -31,7 +31,7 @@ from queueapp.domain.queueing import people_ahead
 from queueapp.domain.state import BranchState, apply_all
 from queueapp.domain.views import branch_snapshot, public_event, ticket_view
 from queueapp.service.branches import BranchService, parse_token
-from queueapp.store import ChangeFeed, StoreError, Stream
+from queueapp.store import Change, ChangeFeed, StoreError, Stream
 
 log = logging.getLogger(__name__)
 
@@ -143,6 +143,7 @@ class Hub:
         self._channels: dict[str, _Channel] = {}
         self._feed: ChangeFeed | None = None
         self._opening: dict[str, asyncio.Lock] = {}
+        service.on_append(self._appended)
 
     async def run(self) -> None:
         """Follow the change feed until cancelled, reconnecting whenever it breaks."""
@@ -159,7 +160,8 @@ class Hub:
                         await self.catch_up(branch)
                     delay = FIRST_RETRY
                     async for change in feed:
-                        await self.catch_up(change.stream.branch)
+                        if not self._seen(change):
+                            await self.catch_up(change.stream.branch)
             except StoreError as exc:
                 log.warning("change feed lost (%s); reconnecting in about %.1f s", exc, delay)
             finally:
@@ -221,18 +223,41 @@ class Hub:
         if channel is None:
             return
         async with channel.lock:
-            state = channel.state
-            today = local_day(state.require_config(), self.service.clock())
-            if today != state.day:
-                state = BranchState(branch, today)
-            stored = await self.service.store.read(Stream(branch, state.day), after=state.version)
-            if not stored:
+            today = local_day(channel.state.require_config(), self.service.clock())
+            base = channel.state if channel.state.day == today else BranchState(branch, today)
+            stored = await self.service.store.read(Stream(branch, base.day), after=base.version)
+            if channel.state.day == base.day:
+                base = channel.state  # an append of this process may have arrived meanwhile
+            fresh = [e for e in stored if e.version > base.version]
+            if not fresh:
                 return
-            if state.day != channel.state.day:
+            if base.day != channel.state.day:
                 channel.recent.clear()
-            first = state.version + 1
-            channel.state = apply_all(state, (ev.from_dict(e.data) for e in stored))
-            self._publish(channel, first, [public_event(e.data) for e in stored])
+            first = base.version + 1
+            channel.state = apply_all(base, (ev.from_dict(e.data) for e in fresh))
+            self._publish(channel, first, [public_event(e.data) for e in fresh])
+
+    def _appended(self, stream: Stream, first: int, records: list[dict[str, Any]]) -> None:
+        """This process's own appends, straight from the service: no read back from the store.
+
+        Taken only when they follow on from what the hub has; anything else
+        (another process's appends, a new day) comes through the change feed.
+        """
+        channel = self._channels.get(stream.branch)
+        if channel is None or channel.state.day != stream.day:
+            return
+        if channel.state.version != first - 1:
+            return
+        channel.state = apply_all(channel.state, (ev.from_dict(r) for r in records))
+        self._publish(channel, first, [public_event(r) for r in records])
+
+    def _seen(self, change: Change) -> bool:
+        channel = self._channels.get(change.stream.branch)
+        return (
+            channel is not None
+            and channel.state.day == change.stream.day
+            and channel.state.version >= change.version
+        )
 
     async def _channel(self, branch: str) -> _Channel:
         channel = self._channels.get(branch)

@@ -1,0 +1,48 @@
+"""This process's own appends reach its displays straight from the service.
+
+The hub's change-feed listener is never started here, so only the direct
+handoff can deliver; and another process's appends (written straight into
+the store) still arrive, through a catch-up read, without a gap or a repeat.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from livefeeds import assert_contiguous
+
+from queueapp.demo import DEMO_ID, demo_config
+from queueapp.domain import commands as cmd
+from queueapp.service.branches import BranchService
+from queueapp.service.hub import Hub
+from queueapp.store import open_store
+
+pytestmark = pytest.mark.anyio
+
+
+async def test_own_appends_reach_displays_without_the_feed(tmp_path: Path) -> None:
+    store = await open_store(f"sqlite:///{tmp_path / 'queueapp.db'}")
+    try:
+        service = BranchService(store)
+        await service.save_config(demo_config())
+        hub = Hub(service)
+        display, first = await hub.watch_branch(DEMO_ID, None, None)
+        start = json.loads(first[0])["version"]
+
+        await service.execute(DEMO_ID, cmd.SetCounter("1", "open"))
+        other_process = BranchService(store)
+        await other_process.execute(DEMO_ID, cmd.SetCounter("2", "open"))
+        await service.execute(DEMO_ID, cmd.SetCounter("3", "open"))
+        await hub.catch_up(DEMO_ID)
+        last = (await service.execute(DEMO_ID, cmd.SetCounter("4", "open"))).state.version
+
+        messages = []
+        while (text := await display.next(0)) is not None:
+            messages.append(json.loads(text))
+        assert assert_contiguous(messages, start) == last
+        opened = [e["counter"] for m in messages for e in m["events"]]
+        assert opened == ["1", "2", "3", "4"]
+    finally:
+        await store.close()
