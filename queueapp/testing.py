@@ -15,9 +15,10 @@ import subprocess
 import sys
 import time
 import urllib.request
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from types import TracebackType
+from typing import Any, Self
 
 STARTUP_SECONDS = 20.0
 
@@ -52,14 +53,62 @@ def free_port() -> int:
         return port
 
 
-class RedisServer:
+class _Child:
+    """A child process that is started, waited for until it answers, and stopped."""
+
+    def __init__(self) -> None:
+        self._process: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> None:
+        raise NotImplementedError
+
+    def stop(self) -> None:
+        raise NotImplementedError
+
+    def kill(self) -> None:
+        """SIGKILL, as a crash would: no shutdown code runs."""
+        if self._process is not None:
+            self._process.send_signal(signal.SIGKILL)
+            self._process.wait()
+            self._process = None
+
+    def _launch(
+        self,
+        what: str,
+        command: list[str],
+        log_path: Path,
+        ready: Callable[[], bool],
+        poll_seconds: float,
+        **popen: Any,
+    ) -> None:
+        """Start ``command`` with its output in ``log_path``; return once ``ready()`` is true."""
+        with log_path.open("ab") as log:
+            self._process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, **popen)
+        deadline = time.monotonic() + STARTUP_SECONDS
+        while not ready():
+            if self._process.poll() is not None or time.monotonic() > deadline:
+                self.stop()
+                raise RuntimeError(f"{what} did not start; see {log_path}")
+            time.sleep(poll_seconds)
+
+    def __enter__(self) -> Self:
+        self.start()
+        return self
+
+    def __exit__(
+        self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.stop()
+
+
+class RedisServer(_Child):
     """A throwaway redis-server whose data survives restarts (AOF, fsync on every write)."""
 
     def __init__(self, directory: Path, port: int | None = None) -> None:
+        super().__init__()
         self.directory = directory
         self.port = port or free_port()
         self.url = f"redis://127.0.0.1:{self.port}/0"
-        self._process: subprocess.Popen[bytes] | None = None
 
     def start(self) -> None:
         binary = shutil.which("redis-server") or "/usr/bin/redis-server"
@@ -72,23 +121,14 @@ class RedisServer:
             "--appendfsync", "always",
             "--save", "",
         ]  # fmt: skip
-        with (self.directory / "redis.log").open("ab") as log:
-            self._process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT)
-        deadline = time.monotonic() + STARTUP_SECONDS
-        while not self.answers("PING", b"+PONG"):
-            if self._process.poll() is not None or time.monotonic() > deadline:
-                self.stop()
-                raise RuntimeError(
-                    f"redis-server did not start; see {self.directory / 'redis.log'}"
-                )
-            time.sleep(0.02)
+        log_path = self.directory / "redis.log"
+        self._launch(
+            "redis-server", command, log_path, lambda: self.answers("PING", b"+PONG"), 0.02
+        )
 
     def stop(self) -> None:
         """Kill without a clean shutdown: what was acknowledged must already be on disk."""
-        if self._process is not None:
-            self._process.kill()
-            self._process.wait()
-            self._process = None
+        self.kill()
 
     def restart(self) -> None:
         self.stop()
@@ -106,17 +146,8 @@ class RedisServer:
         except OSError:
             return False
 
-    def __enter__(self) -> RedisServer:
-        self.start()
-        return self
 
-    def __exit__(
-        self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        self.stop()
-
-
-class ServerProcess:
+class ServerProcess(_Child):
     """``queueapp serve`` in a child process, ready when its API answers."""
 
     def __init__(
@@ -128,6 +159,7 @@ class ServerProcess:
         env: Mapping[str, str] | None = None,
         demo: bool = False,
     ) -> None:
+        super().__init__()
         self.store_url = store_url
         self.directory = directory
         self.port = port or free_port()
@@ -136,7 +168,6 @@ class ServerProcess:
         self.demo = demo
         self.url = f"http://127.0.0.1:{self.port}"
         self.log_path = directory / f"server-{self.port}.log"
-        self._process: subprocess.Popen[bytes] | None = None
 
     def start(self) -> None:
         command = [
@@ -149,23 +180,9 @@ class ServerProcess:
         if self.demo:
             command.append("--demo")
         env = {**os.environ, **self.env}
-        with self.log_path.open("ab") as log:
-            self._process = subprocess.Popen(
-                command, cwd=self.directory, env=env, stdout=log, stderr=subprocess.STDOUT
-            )
-        deadline = time.monotonic() + STARTUP_SECONDS
-        while not self._ready():
-            if self._process.poll() is not None or time.monotonic() > deadline:
-                self.stop()
-                raise RuntimeError(f"queueapp did not start; see {self.log_path}")
-            time.sleep(0.05)
-
-    def kill(self) -> None:
-        """SIGKILL, as a crash would: no shutdown code runs."""
-        if self._process is not None:
-            self._process.send_signal(signal.SIGKILL)
-            self._process.wait()
-            self._process = None
+        self._launch(
+            "queueapp", command, self.log_path, self._ready, 0.05, cwd=self.directory, env=env
+        )
 
     def stop(self) -> None:
         if self._process is not None:
@@ -183,12 +200,3 @@ class ServerProcess:
                 return bool(response.status == 200)
         except OSError:
             return False
-
-    def __enter__(self) -> ServerProcess:
-        self.start()
-        return self
-
-    def __exit__(
-        self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        self.stop()
