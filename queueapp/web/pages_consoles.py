@@ -15,6 +15,7 @@ every call, as they would for any other client.
 from __future__ import annotations
 
 import json
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from starlette.requests import Request
@@ -86,25 +87,21 @@ async def _page(
     return response
 
 
-async def counter_console(request: Request) -> Response:
-    who = await require_page(request, "staff")
-    branches = await _branches(request, who, "staff")
-    data = {"branches": [_branch_data(c) for c in branches]}
-    return await _page(request, who, "counter.html", "counter", data, branches=branches)
+def _branches_page(role: str, template: str, tab: str) -> Callable[[Request], Awaitable[Response]]:
+    """A console page over every branch the signed-in user may act in with ``role``."""
+
+    async def page(request: Request) -> Response:
+        who = await require_page(request, role)
+        branches = await _branches(request, who, role)
+        data = {"branches": [_branch_data(c) for c in branches]}
+        return await _page(request, who, template, tab, data, branches=branches)
+
+    return page
 
 
-async def door_console(request: Request) -> Response:
-    who = await require_page(request, "staff")
-    branches = await _branches(request, who, "staff")
-    data = {"branches": [_branch_data(c) for c in branches]}
-    return await _page(request, who, "door.html", "door", data, branches=branches)
-
-
-async def overview(request: Request) -> Response:
-    who = await require_page(request, "manager")
-    branches = await _branches(request, who, "manager")
-    data = {"branches": [_branch_data(c) for c in branches]}
-    return await _page(request, who, "overview.html", "manage", data, branches=branches)
+counter_console = _branches_page("staff", "counter.html", "counter")
+door_console = _branches_page("staff", "door.html", "door")
+overview = _branches_page("manager", "overview.html", "manage")
 
 
 async def branch_console(request: Request) -> Response:
