@@ -6,6 +6,8 @@
 // so that two calls never cut each other off (nothing here ever calls
 // speechSynthesis.cancel()). A recall is announced like a call.
 
+import { playTones } from "/static/app/sound.js";
+
 const CHIME_MS = 1300; // the two tones and a short silence before the voice
 const BETWEEN_CALLS_MS = 600;
 const MAX_PENDING = 6; // after a long outage, announce the latest few, not an hour of backlog
@@ -96,22 +98,11 @@ export class Announcer {
       this.onBlocked();
       return;
     }
-    const start = context.currentTime + 0.05;
-    [
+    const notes = [
       [659.25, 0],
       [523.25, 0.45],
-    ].forEach(([frequency, offset]) => {
-      const tone = context.createOscillator();
-      const volume = context.createGain();
-      tone.type = "sine";
-      tone.frequency.value = frequency;
-      volume.gain.setValueAtTime(0.0001, start + offset);
-      volume.gain.exponentialRampToValueAtTime(0.4, start + offset + 0.03);
-      volume.gain.exponentialRampToValueAtTime(0.0001, start + offset + 0.8);
-      tone.connect(volume).connect(context.destination);
-      tone.start(start + offset);
-      tone.stop(start + offset + 0.85);
-    });
+    ];
+    playTones(context, context.currentTime + 0.05, notes, { attack: 0.03, fade: 0.8, stop: 0.85 });
     await pause(CHIME_MS);
   }
 

@@ -6,6 +6,7 @@
 
 import { connectLive } from "/static/app/live.js";
 import { nt, t } from "/static/app/i18n.js";
+import { playTones } from "/static/app/sound.js";
 import { serviceName, waitText } from "/static/kiosk/visitor.js";
 
 const ALMOST = 3;
@@ -102,18 +103,11 @@ function runCountdown(view) {
 function alertVisitor(pattern) {
   if (navigator.vibrate) navigator.vibrate(pattern);
   if (audio && audio.state === "running") {
-    const start = audio.currentTime;
-    for (const [offset, frequency] of [[0, 880], [0.25, 1175]]) {
-      const tone = audio.createOscillator();
-      const gain = audio.createGain();
-      tone.frequency.value = frequency;
-      gain.gain.setValueAtTime(0.0001, start + offset);
-      gain.gain.exponentialRampToValueAtTime(0.4, start + offset + 0.02);
-      gain.gain.exponentialRampToValueAtTime(0.0001, start + offset + 0.22);
-      tone.connect(gain).connect(audio.destination);
-      tone.start(start + offset);
-      tone.stop(start + offset + 0.25);
-    }
+    const notes = [
+      [880, 0],
+      [1175, 0.25],
+    ];
+    playTones(audio, audio.currentTime, notes, { attack: 0.02, fade: 0.22, stop: 0.25 });
   }
 }
 
