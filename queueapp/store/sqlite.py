@@ -216,26 +216,29 @@ class SqliteStore:
         self._loop.call_soon_threadsafe(self._settle, batch, outcomes)
 
     def _settle(self, batch: list[_Append], outcomes: list[int | StoreError]) -> None:
-        """Event loop: publish the batch's changes, then wake the callers.
+        """Event loop: wake the callers, then publish the batch's changes.
 
-        Publishing first keeps the port's promise that the change is out once
-        append returns. Only each stream's last version is published: a
-        subscriber reads the log from where it was, so the others add nothing.
+        Both happen in this one callback, before any caller resumes, so the
+        port's promise holds that the change is out once append returns. The
+        callers are woken first so that the appending process's own hub has
+        taken the change from its service before the feed's copy arrives, and
+        need not read it back from the log. Only each stream's last version is
+        published: a subscriber reads the log from where it was, so the others
+        add nothing.
         """
         latest: dict[Stream, int] = {}
         for request, outcome in zip(batch, outcomes, strict=True):
             if isinstance(outcome, int) and request.rows:
                 latest[request.stream] = outcome
-        for stream, version in latest.items():
-            for feed in self._feeds:
-                feed.offer(Change(stream, version))
-        for request, outcome in zip(batch, outcomes, strict=True):
             if request.future.cancelled():
                 continue
             if isinstance(outcome, int):
                 request.future.set_result(outcome)
             else:
                 request.future.set_exception(outcome)
+        for stream, version in latest.items():
+            for feed in self._feeds:
+                feed.offer(Change(stream, version))
 
     async def read(self, stream: Stream, after: int = 0) -> list[StoredEvent]:
         def query(conn: sqlite3.Connection) -> list[StoredEvent]:
