@@ -169,6 +169,7 @@ async def _pump(
     watchdog = _watchdog()
     watchdog.add(pump)
     reader = asyncio.create_task(_read_until_gone(websocket, subscriber))
+    subscriber.deliver = lambda message: _send_now(websocket, pump, message)
     try:
         for message in first:
             await _send(websocket, pump, message)
@@ -189,6 +190,7 @@ async def _pump(
     except Exception as exc:
         log.warning("live socket ended with %r", exc)
     finally:
+        subscriber.deliver = None
         watchdog.pumps.discard(pump)
         reader.cancel()
         with contextlib.suppress(asyncio.CancelledError):
@@ -215,6 +217,33 @@ async def _send(websocket: WebSocket, pump: _Pump, message: str) -> None:
     finally:
         pump.sending = False
     pump.sent += 1
+
+
+def _send_now(websocket: WebSocket, pump: _Pump, message: str) -> bool:
+    """Send without waiting, from the caller's turn of the loop; False if the socket must wait.
+
+    The server's send only waits while the socket's write buffer is full (a
+    client reading slowly). So the send is started here and, if it finished
+    in this one step, the message is on its way; if it had to wait, it is
+    abandoned before writing anything, and the caller leaves the message to
+    this socket's own task, which may wait (under the watchdog's timeout)
+    without holding up anyone else.
+    """
+    step = websocket.send_text(message)
+    try:
+        step.send(None)
+    except StopIteration:
+        pump.sent += 1
+        return True
+    except _GONE:
+        pump.subscriber.close()
+        return True
+    except Exception as exc:
+        log.warning("live socket ended with %r", exc)
+        pump.subscriber.close()
+        return True
+    step.close()
+    return False
 
 
 async def _close_too_slow(websocket: WebSocket) -> None:

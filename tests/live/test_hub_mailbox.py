@@ -137,3 +137,37 @@ async def test_closing_a_mailbox_wakes_its_sender() -> None:
     assert subscriber.closed
     subscriber.offer("late")
     assert await subscriber.next(30) is None
+
+
+async def test_an_idle_sender_is_handed_a_message_at_once_and_a_busy_one_gets_it_queued() -> None:
+    subscriber = Subscriber(lambda: "snapshot")
+    delivered: list[str] = []
+    accept = True
+
+    def deliver(message: str) -> bool:
+        delivered.append(message)
+        return accept
+
+    subscriber.deliver = deliver
+    subscriber.offer("before anyone waits")
+    assert delivered == []
+    assert await subscriber.next(0) == "before anyone waits"
+
+    waiting = asyncio.create_task(subscriber.next(30))
+    await asyncio.sleep(0)
+    subscriber.offer("change 1")
+    assert delivered == ["change 1"]
+    assert len(subscriber) == 0
+    await asyncio.sleep(0.01)
+    assert not waiting.done()
+
+    accept = False
+    subscriber.offer("change 2")
+    assert delivered == ["change 1", "change 2"]
+    async with asyncio.timeout(2):
+        assert await waiting == "change 2"
+
+    subscriber.offer("change 3")
+    subscriber.offer("change 4")
+    assert delivered == ["change 1", "change 2"]
+    assert [await subscriber.next(0), await subscriber.next(0)] == ["change 3", "change 4"]
