@@ -19,7 +19,13 @@ from queueapp.demo import DEMO_ID, demo_config
 from queueapp.domain.config import ConfigError
 from queueapp.domain.errors import DomainError, NotFound
 from queueapp.service import accounts
-from queueapp.service.access import ROLES, create_token, list_tokens, revoke_token
+from queueapp.service.access import (
+    CACHE_SECONDS,
+    ROLES,
+    create_token,
+    list_tokens,
+    revoke_token,
+)
 from queueapp.service.branches import BranchService
 from queueapp.service.devices import (
     KINDS,
@@ -249,7 +255,11 @@ def _token_revoke(args: argparse.Namespace) -> int:
     async def work(store: EventStore) -> int:
         if not await revoke_token(store, args.id):
             raise ValueError(f"no token with id {args.id!r} (see 'queueapp token list')")
-        print(f"queueapp: token {args.id} revoked", file=sys.stderr)
+        print(
+            f"queueapp: token {args.id} revoked; running servers refuse it "
+            f"within {CACHE_SECONDS:g} s",
+            file=sys.stderr,
+        )
         return 0
 
     return _with_store(_settings(args), work)

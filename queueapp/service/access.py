@@ -4,6 +4,10 @@ Roles nest: an admin may do anything anywhere, a manager may also do what
 staff do, but only in their branches. Tokens are stored by their SHA-256
 digest, so a leaked database does not leak working tokens; they are random
 enough (256 bits) that a fast hash is the right tool.
+
+A server checks tokens through a :class:`TokenCache`: an integration calling
+call-next many times a second would otherwise pay a store round trip on
+every request, before its real work.
 """
 
 from __future__ import annotations
@@ -11,6 +15,7 @@ from __future__ import annotations
 import hashlib
 import secrets
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -19,6 +24,10 @@ from queueapp.store import EventStore
 TOKEN_DOCS = "api_token"
 ROLES = ("staff", "manager", "admin")
 TOKEN_PREFIX = "qa_"
+CACHE_SECONDS = 5.0
+"""How long a server trusts a token it has checked: a revocation made elsewhere (the
+command line, another server process) takes effect within this time."""
+CACHE_SIZE = 1024
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,8 +75,12 @@ async def create_token(
     return token, digest[:12]
 
 
+def _plausible(token: str) -> bool:
+    return token.startswith(TOKEN_PREFIX) and len(token) <= 100
+
+
 async def verify_token(store: EventStore, token: str) -> Principal | None:
-    if not token.startswith(TOKEN_PREFIX) or len(token) > 100:
+    if not _plausible(token):
         return None
     document = await store.get_document(TOKEN_DOCS, _digest(token))
     if document is None or document.get("revoked"):
@@ -96,3 +109,50 @@ async def revoke_token(store: EventStore, token_id: str) -> bool:
             await store.put_document(TOKEN_DOCS, digest, {**document, "revoked": True})
             return True
     return False
+
+
+class TokenCache:
+    """Tokens this process has checked, trusted for ``seconds``.
+
+    Only good tokens are kept, so a token made elsewhere works at once, and
+    guessing costs a store read per guess as before. A revocation through
+    :meth:`revoke` takes effect at once in this process.
+    """
+
+    def __init__(
+        self,
+        store: EventStore,
+        seconds: float = CACHE_SECONDS,
+        size: int = CACHE_SIZE,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._store = store
+        self._seconds = seconds
+        self._size = size
+        self._clock = clock
+        self._checked: dict[str, tuple[float, Principal]] = {}
+        """Digest to (when checked, principal), oldest first."""
+
+    async def verify(self, token: str) -> Principal | None:
+        if not _plausible(token):
+            return None
+        digest = _digest(token)
+        now = self._clock()
+        checked = self._checked.get(digest)
+        if checked is not None and now - checked[0] < self._seconds:
+            return checked[1]
+        principal = await verify_token(self._store, token)
+        self._checked.pop(digest, None)
+        if principal is not None:
+            self._checked[digest] = (now, principal)
+            while len(self._checked) > self._size:
+                del self._checked[next(iter(self._checked))]
+        return principal
+
+    async def revoke(self, token_id: str) -> bool:
+        """Revoke by id, as :func:`revoke_token` does, and stop trusting it here at once."""
+        if not await revoke_token(self._store, token_id):
+            return False
+        for digest in [d for d in self._checked if d.startswith(token_id)]:
+            del self._checked[digest]
+        return True

@@ -18,7 +18,7 @@ from starlette.responses import JSONResponse
 from starlette.routing import BaseRoute, Route
 
 from queueapp.service import accounts
-from queueapp.service.access import Principal, create_token, list_tokens, revoke_token
+from queueapp.service.access import Principal, TokenCache, create_token, list_tokens
 from queueapp.service.accounts import AccountError, User
 from queueapp.service.branches import BranchService
 from queueapp.store import EventStore
@@ -125,7 +125,8 @@ async def delete_token(request: Request) -> JSONResponse:
         raise ApiError(404, "unknown_token", f"There is no token {token_id!r}.")
     if not manages(who, found[0]["role"], found[0]["branches"]):
         raise _refuse(who, found[0]["role"])
-    await revoke_token(_store(request), token_id)
+    tokens: TokenCache = request.app.state.tokens
+    await tokens.revoke(token_id)
     return JSONResponse({"id": token_id, "revoked": True})
 
 

@@ -14,6 +14,7 @@ from collections.abc import AsyncIterator
 
 from starlette.applications import Starlette
 
+from queueapp.service.access import TokenCache
 from queueapp.service.branches import BranchService, Clock, utc_now
 from queueapp.service.hub import Hub
 from queueapp.service.ticker import Ticker
@@ -46,6 +47,7 @@ def create_app(settings: Settings | None = None, clock: Clock = utc_now) -> Star
         branches = BranchService(store, clock)
         app.state.store = store
         app.state.branches = branches
+        app.state.tokens = TokenCache(store)
         hub = Hub(branches)
         app.state.hub = hub
         tasks = [

@@ -19,7 +19,7 @@ from urllib.parse import quote
 
 from starlette.requests import Request
 
-from queueapp.service.access import Principal, verify_token
+from queueapp.service.access import Principal, TokenCache
 from queueapp.web import sessions
 from queueapp.web.errors import ApiError
 
@@ -47,7 +47,8 @@ async def _caller(request: Request, strict: bool) -> Principal | None:
         scheme, _, token = header.partition(" ")
         if scheme.lower() != "bearer" or not token.strip():
             return None
-        return await verify_token(request.app.state.store, token.strip())
+        tokens: TokenCache = request.app.state.tokens
+        return await tokens.verify(token.strip())
     session = await sessions.load_session(request)
     if session is None:
         return None

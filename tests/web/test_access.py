@@ -1,12 +1,24 @@
-"""Who may call the staff and manager routes: 401 without a valid token, 403 without the role."""
+"""Who may call the staff and manager routes: 401 without a valid token, 403 without the role.
+
+Also how long a server trusts a token it has checked: a revocation through
+the API counts at once, one made around the server within the cache's time.
+"""
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from queueapp.service.access import create_token, list_tokens, revoke_token
+from queueapp.service.access import (
+    CACHE_SECONDS,
+    TokenCache,
+    create_token,
+    list_tokens,
+    revoke_token,
+)
+from queueapp.store import open_store
 
 if TYPE_CHECKING:
     from tests.web.conftest import Api
@@ -101,12 +113,13 @@ async def test_each_token_acts_where_it_belongs(api: Api) -> None:
     assert api.refused(north_config, 403) == "forbidden"
 
 
-async def test_a_revoked_token_401(api: Api) -> None:
+async def test_a_token_revoked_through_the_api_401_at_once(api: Api) -> None:
     store = api.app.state.store
     assert (await api.counter("1", "open")).status_code == 200
     [staff] = [t for t in await list_tokens(store) if t["label"] == "staff"]
 
-    assert await revoke_token(store, staff["id"])
+    revoked = await api.client.delete(f"/api/v1/tokens/{staff['id']}", headers=api.auth("admin"))
+    assert revoked.status_code == 200
 
     response = await api.counter("1", "pause")
     assert api.refused(response, 401) == "unauthorized"
@@ -143,3 +156,67 @@ async def test_a_manager_edits_their_own_branch(api: Api) -> None:
     assert response.status_code == 200, response.text
     assert response.json()["revision"] == 2
     assert (await api.snapshot())["name"] == "Renamed centre"
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+async def test_a_token_revoked_around_the_server_is_refused_within_the_cache_time(
+    tmp_path: Path,
+) -> None:
+    """As when `queueapp token revoke` or another server process revokes it."""
+    store = await open_store(f"sqlite:///{tmp_path / 'tokens.db'}")
+    try:
+        clock = Clock()
+        cache = TokenCache(store, clock=clock)
+        token, token_id = await create_token(store, "staff", ["demo"], label="integration")
+        assert (await cache.verify(token)) is not None
+
+        assert await revoke_token(store, token_id)
+        clock.now += CACHE_SECONDS / 2
+        trusted = await cache.verify(token)
+        clock.now += CACHE_SECONDS / 2
+        refused = await cache.verify(token)
+
+        assert trusted is not None and trusted.role == "staff"
+        assert refused is None
+    finally:
+        await store.close()
+
+
+async def test_the_token_cache_keeps_only_good_tokens_and_a_bounded_number(
+    tmp_path: Path,
+) -> None:
+    store = await open_store(f"sqlite:///{tmp_path / 'tokens.db'}")
+    try:
+        cache = TokenCache(store, size=3, clock=Clock())
+        reads = 0
+        get_document = store.get_document
+
+        async def counted(kind: str, key: str) -> Any:
+            nonlocal reads
+            reads += 1
+            return await get_document(kind, key)
+
+        store.get_document = counted  # type: ignore[method-assign]
+        unknown = "qa_" + "x" * 43
+        assert await cache.verify(unknown) is None
+        assert await cache.verify(unknown) is None
+        assert reads == 2, "a refused token was remembered"
+
+        tokens = [(await create_token(store, "admin", []))[0] for _ in range(5)]
+        for token in tokens:
+            assert await cache.verify(token) is not None
+        reads = 0
+        for token in tokens[2:]:
+            assert await cache.verify(token) is not None
+        assert reads == 0
+        assert await cache.verify(tokens[0]) is not None
+        assert reads == 1, "the oldest of more tokens than the cache holds was kept"
+    finally:
+        await store.close()
