@@ -38,8 +38,8 @@ log = logging.getLogger(__name__)
 BRANCH_DOCS = "branch"
 MAX_ATTEMPTS = 40
 Clock = Callable[[], datetime]
-AppendListener = Callable[[Stream, int, list[dict[str, Any]]], None]
-"""Told of each append this process makes: the stream, the first new version, the records."""
+AppendListener = Callable[[BranchState, int, list[dict[str, Any]]], None]
+"""Told of each append this process makes: the state it led to, its first version, its records."""
 CommandSource = cmd.Command | Callable[[BranchState], cmd.Command]
 """A command, or a function building it from the state it will be decided on
 (a new ticket's token names the day it is issued on)."""
@@ -190,7 +190,7 @@ class BranchService:
                     await asyncio.sleep(random.uniform(0, 0.002 * min(attempt + 1, 10)))
                     continue
                 self._remember(working)
-                self._tell(stream, state.version + 1, records)
+                self._tell(working, state.version + 1, records)
             for pending, reply in replies:
                 if pending.reply.done():
                     continue
@@ -201,13 +201,13 @@ class BranchService:
             return
         raise Busy(f"branch {branch} is too busy; try again")
 
-    def _tell(self, stream: Stream, first: int, records: list[dict[str, Any]]) -> None:
+    def _tell(self, state: BranchState, first: int, records: list[dict[str, Any]]) -> None:
         """Tell listeners; the append is done, so a failing listener must not fail the commands."""
         for listener in self._listeners:
             try:
-                listener(stream, first, records)
+                listener(state, first, records)
             except Exception:
-                log.exception("append listener failed on %s/%s", stream.branch, stream.day)
+                log.exception("append listener failed on %s/%s", state.branch, state.day)
 
     def _remember(self, state: BranchState) -> None:
         """Cache a state unless a newer one of the same day is cached already."""

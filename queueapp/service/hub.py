@@ -252,18 +252,18 @@ class Hub:
             channel.state = apply_all(base, (ev.from_dict(e.data) for e in fresh))
             self._publish(channel, first, [public_event(e.data) for e in fresh])
 
-    def _appended(self, stream: Stream, first: int, records: list[dict[str, Any]]) -> None:
-        """This process's own appends, straight from the service: no read back from the store.
+    def _appended(self, state: BranchState, first: int, records: list[dict[str, Any]]) -> None:
+        """This process's own appends, straight from the service, with the state they led to.
 
         Taken only when they follow on from what the hub has; anything else
         (another process's appends, a new day) comes through the change feed.
         """
-        channel = self._channels.get(stream.branch)
-        if channel is None or channel.state.day != stream.day:
+        channel = self._channels.get(state.branch)
+        if channel is None or channel.state.day != state.day:
             return
         if channel.state.version != first - 1:
             return
-        channel.state = apply_all(channel.state, (ev.from_dict(r) for r in records))
+        channel.state = state
         self._publish(channel, first, [public_event(r) for r in records])
 
     def _seen(self, change: Change) -> bool:

@@ -19,6 +19,7 @@ from livefeeds import assert_contiguous
 
 from queueapp.demo import DEMO_ID, demo_config
 from queueapp.domain import commands as cmd
+from queueapp.domain.views import branch_snapshot
 from queueapp.service.branches import BranchService
 from queueapp.service.hub import Hub
 from queueapp.store import StoredEvent, Stream, open_store
@@ -48,6 +49,10 @@ async def test_own_appends_reach_displays_without_the_feed(tmp_path: Path) -> No
         assert assert_contiguous(messages, start) == last
         opened = [e["counter"] for m in messages for e in m["events"]]
         assert opened == ["1", "2", "3", "4"]
+        afresh = await BranchService(store).state(DEMO_ID)
+        assert messages[-1]["snapshot"] == json.loads(
+            json.dumps(branch_snapshot(afresh, service.clock()))
+        )
     finally:
         await store.close()
 
