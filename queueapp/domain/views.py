@@ -7,6 +7,7 @@ plain JSON-ready dicts built from the state and the clock.
 
 from __future__ import annotations
 
+from collections import Counter
 from datetime import datetime
 from typing import Any
 
@@ -17,10 +18,13 @@ from queueapp.domain.state import INSIDE, QUEUED, BranchState, Status, Ticket
 
 
 def branch_snapshot(state: BranchState, now: datetime) -> dict[str, Any]:
+    """Built on every change for every display, so the day's tickets are read once, not
+    once per service and figure."""
     config = state.require_config()
     limit = current_limit(state, now)
     inside = state.inside
     tickets = state.tickets.values()
+    counts = Counter((t.service, t.status) for t in tickets)
     return {
         "branch": state.branch,
         "day": state.day,
@@ -45,18 +49,12 @@ def branch_snapshot(state: BranchState, now: datetime) -> dict[str, Any]:
             {
                 "letter": service.letter,
                 "names": service.names,
-                "waiting": sum(
-                    1 for t in tickets if t.service == service.letter and t.status is Status.WAITING
-                ),
-                "inside": sum(
-                    1
-                    for t in tickets
-                    if t.service == service.letter and t.status is Status.ADMITTED
-                ),
+                "waiting": counts[service.letter, Status.WAITING],
+                "inside": counts[service.letter, Status.ADMITTED],
                 "estimated_wait_minutes": estimated_wait_minutes(
                     state,
                     service.letter,
-                    sum(1 for t in tickets if t.service == service.letter and t.status in QUEUED),
+                    sum(counts[service.letter, status] for status in QUEUED),
                 ),
                 "suspended": _suspension(service.suspended),
             }
@@ -66,9 +64,9 @@ def branch_snapshot(state: BranchState, now: datetime) -> dict[str, Any]:
             {"number": number, "counter": counter, "at": at} for number, counter, at in state.calls
         ],
         "may_enter": sorted(
-            (t.number for t in tickets if t.status is Status.ADMITTED and not t.entered),
+            t.number for t in tickets if t.status is Status.ADMITTED and not t.entered
         ),
-        "inside_tickets": sum(1 for t in tickets if t.status in INSIDE),
+        "inside_tickets": sum(n for (_, status), n in counts.items() if status in INSIDE),
     }
 
 

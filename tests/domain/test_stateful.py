@@ -712,9 +712,15 @@ class BranchMachine(RuleBasedStateMachine):
     def views_match_the_state(self) -> None:
         snapshot = branch_snapshot(self.state, self.now)
         assert (snapshot["version"], snapshot["inside"]) == (self.state.version, self.state.inside)
-        for number in snapshot["may_enter"]:
-            ticket = self.state.tickets[number]
-            assert ticket.status is Status.ADMITTED and not ticket.entered
+        tickets = self.state.tickets.values()
+        assert snapshot["may_enter"] == sorted(
+            t.number for t in tickets if t.status is Status.ADMITTED and not t.entered
+        )
+        for service in snapshot["services"]:
+            of_service = [t.status for t in tickets if t.service == service["letter"]]
+            assert service["waiting"] == of_service.count(Status.WAITING)
+            assert service["inside"] == of_service.count(Status.ADMITTED)
+        assert snapshot["inside_tickets"] == sum(1 for t in tickets if t.status in INSIDE)
         for ticket in list(self.state.tickets.values())[-3:]:
             view = ticket_view(self.state, ticket)
             assert view["status"] == ticket.status.value
