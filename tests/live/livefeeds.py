@@ -9,6 +9,7 @@ import socket
 import uuid
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -21,6 +22,9 @@ from websockets.uri import parse_uri
 
 from queueapp.demo import demo_config
 from queueapp.domain.config import dump_config
+from queueapp.service.branches import BranchService
+from queueapp.service.hub import Hub
+from queueapp.store import open_store
 from queueapp.testing import RedisServer, ServerProcess
 
 WAIT_SECONDS = 10.0
@@ -308,3 +312,22 @@ def assert_contiguous(messages: list[Message], after: int) -> int:
         assert message["snapshot"]["version"] == message["version"], message
         version = message["version"]
     return version
+
+
+@contextlib.asynccontextmanager
+async def running_hub(tmp_path: Path) -> AsyncIterator[tuple[Hub, BranchService]]:
+    """A hub in this event loop, following the change feed of a fresh SQLite store."""
+    store = await open_store(f"sqlite:///{tmp_path / 'hub.db'}")
+    try:
+        service = BranchService(store)
+        await service.save_config(demo_config())
+        hub = Hub(service)
+        task = asyncio.create_task(hub.run())
+        try:
+            yield hub, service
+        finally:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+    finally:
+        await store.close()

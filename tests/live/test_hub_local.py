@@ -10,12 +10,11 @@ append must not cost a read of the log.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
 from pathlib import Path
 
 import pytest
-from livefeeds import assert_contiguous
+from livefeeds import assert_contiguous, running_hub
 
 from queueapp.demo import DEMO_ID, demo_config
 from queueapp.domain import commands as cmd
@@ -58,12 +57,8 @@ async def test_own_appends_reach_displays_without_the_feed(tmp_path: Path) -> No
 
 
 async def test_the_feed_does_not_make_the_hub_read_back_its_own_appends(tmp_path: Path) -> None:
-    store = await open_store(f"sqlite:///{tmp_path / 'queueapp.db'}")
-    try:
-        service = BranchService(store)
-        await service.save_config(demo_config())
-        hub = Hub(service)
-        listening = asyncio.create_task(hub.run())
+    async with running_hub(tmp_path) as (hub, service):
+        store = service.store
         display, _ = await hub.watch_branch(DEMO_ID, None, None)
         await asyncio.sleep(0.05)
         reads: list[Stream] = []
@@ -77,11 +72,6 @@ async def test_the_feed_does_not_make_the_hub_read_back_its_own_appends(tmp_path
         for counter in ("1", "2", "3", "4"):
             await service.execute(DEMO_ID, cmd.SetCounter(counter, "open"))
         await asyncio.sleep(0.05)
-        listening.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await listening
 
-        assert reads == []
-        assert len(display) == 4
-    finally:
-        await store.close()
+    assert reads == []
+    assert len(display) == 4

@@ -10,17 +10,14 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
-from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
-from livefeeds import Message, assert_contiguous
+from livefeeds import Message, assert_contiguous, running_hub
 
-from queueapp.demo import DEMO_ID, demo_config
+from queueapp.demo import DEMO_ID
 from queueapp.domain import commands as cmd
-from queueapp.service.branches import BranchService
-from queueapp.service.hub import QUEUE_LIMIT, Hub, Subscriber
-from queueapp.store import open_store
+from queueapp.service.hub import QUEUE_LIMIT, Subscriber
 
 pytestmark = pytest.mark.anyio
 
@@ -44,24 +41,6 @@ def test_a_mailbox_keeps_at_most_its_limit() -> None:
     assert subscriber.overflows == 10
     assert pending[0] == "fresh snapshot"
     assert pending[1:] == [f"change {n}" for n in range(10 * QUEUE_LIMIT + 1, 10 * QUEUE_LIMIT + 3)]
-
-
-@contextlib.asynccontextmanager
-async def running_hub(tmp_path: Path) -> AsyncIterator[tuple[Hub, BranchService]]:
-    store = await open_store(f"sqlite:///{tmp_path / 'hub.db'}")
-    try:
-        service = BranchService(store)
-        await service.save_config(demo_config())
-        hub = Hub(service)
-        task = asyncio.create_task(hub.run())
-        try:
-            yield hub, service
-        finally:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
-    finally:
-        await store.close()
 
 
 async def test_a_stuck_mailbox_stays_bounded_while_a_reader_gets_everything(
