@@ -75,6 +75,17 @@ async def _check_branches(request: Request, branches: list[str]) -> None:
         raise ApiError(422, "unknown_branch", f"No such branch: {', '.join(unknown)}.")
 
 
+async def _grantable(
+    request: Request, who: Principal, role: str, requested: list[str]
+) -> list[str]:
+    """The branches a new token or user of ``role`` gets, once ``who`` may grant them all."""
+    branches = [] if role == "admin" else sorted(set(requested))
+    if not manages(who, role, branches):
+        raise _refuse(who, role)
+    await _check_branches(request, branches)
+    return branches
+
+
 def _refuse(who: Principal, role: str) -> ApiError:
     return ApiError(
         403, "forbidden", f"A {who.role} may not manage a {role} of branches they do not manage."
@@ -102,10 +113,7 @@ async def get_tokens(request: Request) -> JSONResponse:
 async def post_token(request: Request) -> JSONResponse:
     who = await require(request, "manager", None)
     body = await read_model(request, TokenBody)
-    branches = [] if body.role == "admin" else sorted(set(body.branches))
-    if not manages(who, body.role, branches):
-        raise _refuse(who, body.role)
-    await _check_branches(request, branches)
+    branches = await _grantable(request, who, body.role, body.branches)
     try:
         token, token_id = await create_token(_store(request), body.role, branches, body.label)
     except ValueError as exc:
@@ -142,10 +150,7 @@ async def get_users(request: Request) -> JSONResponse:
 async def post_user(request: Request) -> JSONResponse:
     who = await require(request, "manager", None)
     body = await read_model(request, NewUserBody)
-    branches = [] if body.role == "admin" else sorted(set(body.branches))
-    if not manages(who, body.role, branches):
-        raise _refuse(who, body.role)
-    await _check_branches(request, branches)
+    branches = await _grantable(request, who, body.role, body.branches)
     try:
         user = await accounts.create_user(
             _store(request), body.name, body.role, branches, body.password
