@@ -16,9 +16,16 @@ snapshot's size, and on each trigger broadcasts one message of the real
 change's size to that branch's clients: the most a Python websocket server
 can deliver here.
 
+With ``--phones FILE`` (one websocket path a line: ticket feeds on the real
+server, a group nobody broadcasts to on the bare one), a second phase
+follows: that many phones connect, the same load is driven again, and two
+seconds in every phone is dropped at once and all reconnect together, as
+after a branch's Wi-Fi drop.
+
 The parent talks to ``generate`` with JSON lines: the generator prints
 ``{"event": "connected", ...}`` when every client has its first message,
-waits for a line on stdin, drives, and prints ``{"event": "result", ...}``.
+waits for a line on stdin, drives, and prints ``{"event": "result", ...}``
+(then ``{"event": "storm", ...}`` for the second phase).
 """
 
 from __future__ import annotations
@@ -31,7 +38,7 @@ import json
 import resource
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Coroutine, Iterator
 from pathlib import Path
 from typing import Any, cast
 
@@ -39,6 +46,8 @@ HANDSHAKE_CONCURRENCY = 200
 CONNECT_SECONDS = 120.0
 DRAIN_SECONDS = 3.0
 """After the last call, how long to wait for deliveries still on their way."""
+STORM_AT = 2.0
+"""How far into the reconnect storm's phase (driven like the steady one) the phones drop."""
 
 
 def progress(message: str) -> None:
@@ -212,11 +221,19 @@ def upgrade_request(host: str, port: int, path: str) -> bytes:
 
 
 async def connect_all(
-    host: str, port: int, paths: list[str], clients: int, tally: Tally
+    host: str,
+    port: int,
+    paths: list[str],
+    clients: int,
+    tally: Tally,
+    concurrency: int = HANDSHAKE_CONCURRENCY,
 ) -> list[Client]:
-    """``clients`` sockets spread evenly over the branches, each with its first message in."""
+    """``clients`` sockets spread evenly over the paths, each with its first message in.
+
+    At most ``concurrency`` handshakes are under way at once.
+    """
     loop = asyncio.get_running_loop()
-    gate = asyncio.Semaphore(HANDSHAKE_CONCURRENCY)
+    gate = asyncio.Semaphore(concurrency)
     opened: list[Client] = []
 
     async def one(index: int) -> None:
@@ -228,7 +245,7 @@ async def connect_all(
             )
             await client.opened
         opened.append(client)
-        if len(opened) % 1000 == 0:
+        if len(opened) % 1000 == 0 and clients >= 1000:
             progress(f"{len(opened)} clients connected")
 
     async with asyncio.timeout(CONNECT_SECONDS):
@@ -418,16 +435,73 @@ def summarize(
     }
 
 
+async def drive(
+    args: argparse.Namespace, branches: list[str], seconds: float, calls: Calls
+) -> None:
+    if args.mode == "real":
+        await drive_real(args.http, args.token, branches, args.rate, seconds, calls)
+    else:
+        control = f"ws://{args.host}:{args.port}/control"
+        await drive_bare(control, branches, args.rate, seconds, calls)
+
+
+async def measured(
+    args: argparse.Namespace,
+    branches: list[str],
+    clients: list[Client],
+    seconds: float,
+    meanwhile: Coroutine[Any, Any, dict[str, Any]] | None = None,
+    dump: str = "",
+) -> dict[str, Any]:
+    """Drive for ``seconds`` with a fresh tally, ``meanwhile`` running beside; the figures."""
+    tally = Tally(len(branches))
+    per_branch = [0] * len(branches)
+    for client in clients:
+        client.tally = tally
+        per_branch[client.branch] += 1
+    calls = Calls()
+    tally.counting = True
+    cpu = cpu_seconds()
+    drive_started = time.monotonic()
+    beside: dict[str, Any] = {}
+    if meanwhile is None:
+        await drive(args, branches, seconds, calls)
+    else:
+        _, beside = await asyncio.gather(drive(args, branches, seconds, calls), meanwhile)
+    await asyncio.sleep(DRAIN_SECONDS)
+    tally.counting = False
+    cpu = cpu_seconds() - cpu
+    return {**summarize(tally, calls, per_branch, drive_started, cpu, dump), **beside}
+
+
+async def storm(args: argparse.Namespace, paths: list[str], phones: list[Client]) -> dict[str, Any]:
+    """Drop every phone at once, as a branch's Wi-Fi going down does, and bring them all back.
+
+    They return all together, with no backoff: the worst case. Resumed when
+    the last phone has its ticket again.
+    """
+    await asyncio.sleep(STORM_AT)
+    for phone in phones:
+        if phone.transport is not None:
+            phone.transport.abort()
+    dropped = time.monotonic()
+    back = await connect_all(
+        args.host, args.port, paths, len(paths), Tally(1), concurrency=len(paths)
+    )
+    resumed = time.monotonic() - dropped
+    for phone in back:
+        if phone.transport is not None:
+            phone.transport.abort()
+    return {"phones": len(back), "resume_ms": round(resumed * 1000, 1)}
+
+
 async def generate(args: argparse.Namespace) -> None:
     raise_fd_limit()
     branches: list[str] = args.branches.split(",")
     paths = [args.path.format(branch=b) for b in branches]
-    tally = Tally(len(branches))
+    connecting = Tally(len(branches))
     started = time.monotonic()
-    clients = await connect_all(args.host, args.port, paths, args.clients, tally)
-    per_branch = [0] * len(branches)
-    for client in clients:
-        per_branch[client.branch] += 1
+    clients = await connect_all(args.host, args.port, paths, args.clients, connecting)
     # No collector pauses in the generator while it times receipts: its objects are all
     # long-lived now, and what it allocates from here on is freed by reference counting.
     gc.collect()
@@ -439,26 +513,22 @@ async def generate(args: argparse.Namespace) -> None:
                 "event": "connected",
                 "clients": len(clients),
                 "seconds": round(time.monotonic() - started, 1),
-                "snapshot_bytes": tally.snapshot_bytes // max(1, tally.snapshots),
+                "snapshot_bytes": connecting.snapshot_bytes // max(1, connecting.snapshots),
             }
         ),
         flush=True,
     )
     await asyncio.get_running_loop().run_in_executor(None, sys.stdin.readline)
-    calls = Calls()
-    tally.counting = True
-    cpu = cpu_seconds()
-    drive_started = time.monotonic()
-    if args.mode == "real":
-        await drive_real(args.http, args.token, branches, args.rate, args.seconds, calls)
-    else:
-        control = f"ws://{args.host}:{args.port}/control"
-        await drive_bare(control, branches, args.rate, args.seconds, calls)
-    await asyncio.sleep(DRAIN_SECONDS)
-    tally.counting = False
-    cpu = cpu_seconds() - cpu
-    result = summarize(tally, calls, per_branch, drive_started, cpu, args.dump)
+    result = await measured(args, branches, clients, args.seconds, dump=args.dump)
     print(json.dumps(result), flush=True)
+    if args.phones:
+        phone_paths = Path(args.phones).read_text().split()
+        phones = await connect_all(args.host, args.port, phone_paths, len(phone_paths), Tally(1))
+        progress(f"{len(phones)} phones connected; the storm comes in {STORM_AT} s")
+        during = await measured(
+            args, branches, clients, args.storm_seconds, storm(args, phone_paths, phones)
+        )
+        print(json.dumps({**during, "event": "storm"}), flush=True)
     for client in clients:
         if client.transport is not None:
             client.transport.abort()
@@ -477,7 +547,7 @@ async def bare(args: argparse.Namespace) -> None:
     from websockets.asyncio.server import ServerConnection, broadcast, serve
 
     raise_fd_limit()
-    groups: dict[int, set[ServerConnection]] = {}
+    groups: dict[str, set[ServerConnection]] = {}
     first = padded('"type":"snapshot","day":"bare","version":1', args.snapshot_size)
 
     async def handler(socket: ServerConnection) -> None:
@@ -489,9 +559,9 @@ async def bare(args: argparse.Namespace) -> None:
                     f'"type":"change","day":"bare","from":{version},"version":{version}',
                     args.change_size,
                 )
-                broadcast(groups.get(int(branch), set()), message)
+                broadcast(groups.get(branch, set()), message)
             return
-        group = groups.setdefault(int(path.rsplit("/", 1)[-1]), set())
+        group = groups.setdefault(path.rsplit("/", 1)[-1], set())
         group.add(socket)
         try:
             await socket.send(first)
@@ -524,6 +594,8 @@ def parse(argv: list[str]) -> argparse.Namespace:
     gen.add_argument("--http", default="")
     gen.add_argument("--token", default="")
     gen.add_argument("--dump", default="", help="file for per-call latencies (JSON)")
+    gen.add_argument("--phones", default="", help="file of the phones' paths: a storm after")
+    gen.add_argument("--storm-seconds", type=float, default=6.0)
     server = modes.add_parser("bare")
     server.add_argument("--port", type=int, required=True)
     server.add_argument("--change-size", type=int, required=True)

@@ -15,6 +15,14 @@ client's receipt of the change carrying that version, on one clock
 call to the last receipt; ``ratio``: that over the bare server's at the same
 offered rate (1.0: it keeps up as well as the bare server does).
 
+Reconnect storm (``--phones``, 300 by default): after the steady phase, that
+many visitors of the first branch open their ticket feeds, the same load is
+driven for another six seconds, and two seconds in every phone is dropped
+without a close (a branch's Wi-Fi going down) and all reconnect at the same
+moment, with no backoff. ``storm_resume_ms``: until the last phone has its
+ticket again; ``storm_p99_ms``: the displays' latency over that phase, every
+branch included, to read beside the steady ``p99_ms``.
+
 Memory: the server's resident set (VmRSS) with every client connected and
 idle, minus the same before the first client connected, per client.
 
@@ -27,6 +35,7 @@ Progress goes to stderr, a table to stdout, and the last line of stdout is one
 JSON object. A full run takes about a minute. Usage::
 
     python bench/live.py [--clients 5000] [--branches 50] [--seconds 15] [--rate 25]
+                         [--phones 300]    # the reconnect storm's phones (0: no storm)
                          [--dump PREFIX]   # each call's first and last receipt, as JSON
 """
 
@@ -63,6 +72,8 @@ LOADER = Path(__file__).with_name("_wsload.py")
 SETTLE_SECONDS = 3.0
 """Pause after connecting every client before reading the server's memory."""
 SPARE_TICKETS = 6
+STORM_SECONDS = 6.0
+"""How long the reconnect storm's phase is driven (the phones drop two seconds in)."""
 TARGETS = {"p99_ms": 150.0, "p99_vs_bare": 2.0, "ratio": 0.5, "kb_per_idle_connection": 40.0}
 
 
@@ -112,18 +123,23 @@ async def seed(store_url: str, branches: list[str]) -> str:
         await store.close()
 
 
-async def prepare(url: str, token: str, branches: list[str], tickets: int) -> None:
-    """Open every counter and issue ``tickets`` visitors (service A) per branch."""
+async def prepare(
+    url: str, token: str, branches: list[str], tickets: int, phones: int
+) -> list[str]:
+    """Open every counter, issue ``tickets`` visitors (service A) per branch, then ``phones``
+    more in the first branch, whose tokens it returns (the reconnect storm's phones)."""
     headers = {"Authorization": f"Bearer {token}"}
     limits = httpx.Limits(max_connections=32)
     async with httpx.AsyncClient(base_url=url, headers=headers, limits=limits) as client:
         gate = asyncio.Semaphore(32)
 
-        async def post(path: str, body: dict[str, Any] | None = None) -> None:
+        async def post(path: str, body: dict[str, Any] | None = None) -> dict[str, Any]:
             async with gate:
                 response = await client.post(path, json=body)
             if response.status_code not in (200, 201):
                 raise RuntimeError(f"POST {path}: {response.status_code} {response.text}")
+            answer: dict[str, Any] = response.json()
+            return answer
 
         await asyncio.gather(
             *(
@@ -138,9 +154,16 @@ async def prepare(url: str, token: str, branches: list[str], tickets: int) -> No
                 await post(f"/api/v1/branches/{branch}/tickets", {"service": "A"})
 
         await asyncio.gather(*(issue_all(b) for b in branches))
+        issued = await asyncio.gather(
+            *(
+                post(f"/api/v1/branches/{branches[0]}/tickets", {"service": "A"})
+                for _ in range(phones)
+            )
+        )
         for branch in branches:
             response = await client.get(f"/api/v1/branches/{branch}")
             response.raise_for_status()
+        return [ticket["token"] for ticket in issued]
 
 
 # --- the generator ----------------------------------------------------------------------------
@@ -193,32 +216,50 @@ class Run:
     server_sys_s: float
     connect_s: float
     snapshot_bytes: int
+    storm: dict[str, Any] | None
+    """The reconnect storm's phase, when the run had phones."""
 
 
-async def measure(pid: int, args: argparse.Namespace, loader_args: list[str]) -> Run:
-    """Connect the clients, read memory, drive, and collect the generator's result."""
+async def measure(
+    pid: int, args: argparse.Namespace, loader_args: list[str], phones: list[str]
+) -> Run:
+    """Connect the clients, read memory, drive, and collect the generator's result.
+
+    ``phones`` are the websocket paths of the reconnect storm's phones (none, no storm).
+    """
     before = rss_kb(pid)
-    async with generator(
-        *loader_args,
-        "--clients",
-        str(args.clients),
-        "--rate",
-        str(args.rate),
-        "--seconds",
-        str(args.seconds),
-        *([f"--dump={args.dump}.{loader_args[0].split('=')[1]}.json"] if args.dump else []),
-    ) as load:
-        connected = await load.line("connected")
-        progress(f"{connected['clients']} clients connected in {connected['seconds']} s")
-        await asyncio.sleep(SETTLE_SECONDS)
-        after = rss_kb(pid)
-        per_client = (after - before) / max(1, connected["clients"])
-        progress(f"server memory {before} kB -> {after} kB: {per_client:.1f} kB per client")
-        user, system = cpu_seconds(pid)
-        load.go()
-        progress(f"driving {args.rate}/s for {args.seconds} s")
-        result = await load.line("result")
-        user_after, system_after = cpu_seconds(pid)
+    with tempfile.TemporaryDirectory(prefix="queueapp-live-phones-") as folder:
+        storm: list[str] = []
+        if phones:
+            paths = Path(folder) / "phones.txt"
+            paths.write_text("\n".join(phones))
+            storm = [f"--phones={paths}", f"--storm-seconds={STORM_SECONDS}"]
+        async with generator(
+            *loader_args,
+            *storm,
+            "--clients",
+            str(args.clients),
+            "--rate",
+            str(args.rate),
+            "--seconds",
+            str(args.seconds),
+            *([f"--dump={args.dump}.{loader_args[0].split('=')[1]}.json"] if args.dump else []),
+        ) as load:
+            connected = await load.line("connected")
+            progress(f"{connected['clients']} clients connected in {connected['seconds']} s")
+            await asyncio.sleep(SETTLE_SECONDS)
+            after = rss_kb(pid)
+            per_client = (after - before) / max(1, connected["clients"])
+            progress(f"server memory {before} kB -> {after} kB: {per_client:.1f} kB per client")
+            user, system = cpu_seconds(pid)
+            load.go()
+            progress(f"driving {args.rate}/s for {args.seconds} s")
+            result = await load.line("result")
+            user_after, system_after = cpu_seconds(pid)
+            during = None
+            if phones:
+                progress(f"reconnect storm: {len(phones)} phones drop and return at once")
+                during = await load.line("storm")
     used = user_after - user + system_after - system
     return Run(
         result,
@@ -227,6 +268,7 @@ async def measure(pid: int, args: argparse.Namespace, loader_args: list[str]) ->
         system_after - system,
         connected["seconds"],
         connected["snapshot_bytes"],
+        during,
     )
 
 
@@ -239,9 +281,10 @@ async def real_run(args: argparse.Namespace, directory: Path) -> Run:
     server.start()
     try:
         pid = server._process.pid if server._process else 0  # the uvicorn process itself
-        tickets = math.ceil(args.rate * args.seconds / len(branches)) + SPARE_TICKETS
+        driven = args.seconds + (STORM_SECONDS if args.phones else 0)
+        tickets = math.ceil(args.rate * driven / len(branches)) + SPARE_TICKETS
         progress(f"server on {server.url} (pid {pid}); issuing {tickets} tickets per branch")
-        await prepare(server.url, token, branches, tickets)
+        tokens = await prepare(server.url, token, branches, tickets, args.phones)
         return await measure(
             pid,
             args,
@@ -253,6 +296,7 @@ async def real_run(args: argparse.Namespace, directory: Path) -> Run:
                 f"--http={server.url}",
                 f"--token={token}",
             ],
+            [f"/api/v1/tickets/{token}/live" for token in tokens],
         )
     finally:
         server.stop()
@@ -293,6 +337,7 @@ async def bare_run(args: argparse.Namespace, change_size: int, snapshot_size: in
             pid,
             args,
             ["--mode=bare", f"--port={port}", "--path=/b/{branch}", f"--branches={indexes}"],
+            ["/b/phones"] * args.phones,
         )
 
 
@@ -335,6 +380,8 @@ def report(args: argparse.Namespace, real: Run, bare: Run) -> dict[str, Any]:
         "bare_server_sys_s": round(bare.server_sys_s, 2),
         "bare_generator_cpu_s": b["generator_cpu_s"],
         "ratio": round(ratio, 3),
+        **storm_figures(real.storm),
+        **{f"bare_{name}": value for name, value in storm_figures(bare.storm).items()},
         "cpus": os.cpu_count(),
         "python": platform.python_version(),
     }
@@ -347,6 +394,22 @@ def report(args: argparse.Namespace, real: Run, bare: Run) -> dict[str, Any]:
         and r["errors"] == 0
     )
     return summary
+
+
+def storm_figures(storm: dict[str, Any] | None) -> dict[str, Any]:
+    """The reconnect storm's phase: how fast the phones had their tickets again, and what
+    the displays' latency was meanwhile (all branches, the storm's included)."""
+    if storm is None:
+        return {}
+    return {
+        "storm_phones": storm["phones"],
+        "storm_resume_ms": storm["resume_ms"],
+        "storm_p50_ms": storm["p50_ms"],
+        "storm_p99_ms": storm["p99_ms"],
+        "storm_max_ms": storm["max_ms"],
+        "storm_missing": storm["missing"],
+        "storm_errors": storm["errors"],
+    }
 
 
 def table(summary: dict[str, Any]) -> str:
@@ -377,6 +440,18 @@ def table(summary: dict[str, Any]) -> str:
         f"ratio >= {TARGETS['ratio']}, <= {TARGETS['kb_per_idle_connection']:g} KB per idle "
         f"connection): {'met' if s['meets_targets'] else 'NOT met'}"
     )
+    if "storm_phones" in s:
+        lines.append(
+            f"  reconnect storm: {s['storm_phones']} phones of one branch back in "
+            f"{s['storm_resume_ms']} ms; displays meanwhile p50 / p99 / max "
+            f"{s['storm_p50_ms']} / {s['storm_p99_ms']} / {s['storm_max_ms']} ms, "
+            f"{s['storm_missing']} missing"
+        )
+        lines.append(
+            f"  the same storm on the bare server: back in {s['bare_storm_resume_ms']} ms; "
+            f"displays p50 / p99 / max {s['bare_storm_p50_ms']} / {s['bare_storm_p99_ms']} / "
+            f"{s['bare_storm_max_ms']} ms"
+        )
     return "\n".join(lines)
 
 
@@ -398,6 +473,12 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--seconds", type=float, default=15.0)
     parser.add_argument("--rate", type=float, default=25.0, help="call-next cycles per second")
     parser.add_argument(
+        "--phones",
+        type=int,
+        default=300,
+        help="phones of the first branch in the reconnect storm after the steady phase (0: none)",
+    )
+    parser.add_argument(
         "--dump",
         default="",
         help="write each call's first and last receipt to DUMP.{real,bare}.json",
@@ -405,6 +486,8 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     args = parser.parse_args(argv)
     if args.clients < args.branches or args.branches < 1 or args.rate <= 0 or args.seconds <= 0:
         parser.error("need clients >= branches >= 1 and a positive rate and duration")
+    if args.phones < 0:
+        parser.error("--phones cannot be negative")
     return args
 
 
