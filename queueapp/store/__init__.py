@@ -11,6 +11,7 @@ from queueapp.store.port import (
     StoredEvent,
     StoreError,
     Stream,
+    Tally,
     VersionConflict,
 )
 from queueapp.store.redis import RedisStore
@@ -23,6 +24,7 @@ __all__ = [
     "StoreError",
     "StoredEvent",
     "Stream",
+    "Tally",
     "VersionConflict",
     "open_store",
 ]

@@ -1,12 +1,16 @@
 """The one small interface every store implements.
 
-The service talks only to this port. A store keeps three things:
+The service talks only to this port. A store keeps four things:
 
 * an append-only event log per branch and day, guarded by compare-and-append
   (the caller names the version it decided on; a stale caller gets
   :class:`VersionConflict` and decides again);
 * configuration documents (branch configs, API tokens, ...), small JSON objects
   addressed by kind and key;
+* counters with an expiry, addressed the same way, whose increments are
+  atomic across processes (what a limit shared by several servers needs,
+  where reading a document and writing it back would let racing writers
+  each count from the same value);
 * a change feed that says "stream S is now at version V", so that every
   process can catch its caches and live sockets up from the log.
 
@@ -35,6 +39,14 @@ class Stream(NamedTuple):
 class StoredEvent:
     version: int
     data: JSON
+
+
+@dataclass(frozen=True, slots=True)
+class Tally:
+    """A counter's value after an increment, and when (on the caller's clock) it expires."""
+
+    count: int
+    expires: float
 
 
 @dataclass(frozen=True, slots=True)
@@ -98,6 +110,22 @@ class EventStore(Protocol):
     async def delete_document(self, kind: str, key: str) -> bool: ...
 
     async def list_documents(self, kind: str) -> dict[str, JSON]: ...
+
+    async def increment(self, kind: str, key: str, by: int, *, now: float, ttl: float) -> Tally:
+        """Add ``by`` (which may be negative) to a counter in one atomic step; return it.
+
+        A counter that is missing or has expired by ``now`` starts again from
+        zero and expires ``ttl`` seconds after ``now``; later increments keep
+        that expiry, so a counter counts within a fixed window. Expiry is on
+        the caller's clock (``now``, a Unix time), as sessions are, not the
+        store's. The count never goes below zero, so taking back a count
+        after the counter was reset or expired cannot leave it owing one.
+        """
+        ...
+
+    async def delete_counter(self, kind: str, key: str) -> None:
+        """Forget a counter: the next increment starts it from zero."""
+        ...
 
     def change_feed(self) -> AbstractAsyncContextManager[ChangeFeed]: ...
 

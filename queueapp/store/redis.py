@@ -11,6 +11,13 @@ survives a Redis restart), so the script may run twice for one append. Each
 append therefore carries a random token, stored on its first entry: a retry
 that finds its own token where its events would go reports success instead of
 a conflict with itself.
+
+A counter is a small hash (count and expiry) changed by a second Lua script,
+so reading, resetting an expired count and adding happen as one step. Its
+expiry is on the caller's clock, which the script is given; Redis's own key
+expiry only clears counters away once that time has passed. An increment
+carries no token: one that the client retries after its connection dropped
+may have run already, and then counts twice.
 """
 
 from __future__ import annotations
@@ -35,6 +42,7 @@ from queueapp.store.port import (
     StoredEvent,
     StoreError,
     Stream,
+    Tally,
     VersionConflict,
 )
 
@@ -69,12 +77,32 @@ return {1, expected + count}
 """
 
 
+# KEYS[1]: the counter. ARGV: the increment, now, and the expiry a new
+# counter gets (both Unix times as text, kept exactly as given).
+_INCREMENT = """
+local now = tonumber(ARGV[2])
+local stored = redis.call('HMGET', KEYS[1], 'n', 'e')
+local count, expires = 0, ARGV[3]
+if stored[2] and tonumber(stored[2]) > now then
+  count, expires = tonumber(stored[1]), stored[2]
+end
+count = math.max(0, count + tonumber(ARGV[1]))
+redis.call('HSET', KEYS[1], 'n', count, 'e', expires)
+redis.call('PEXPIRE', KEYS[1], math.max(1, math.ceil((tonumber(expires) - now) * 1000)))
+return {count, expires}
+"""
+
+
 def _log_key(stream: Stream) -> str:
     return f"queueapp:log:{stream.branch}:{stream.day}"
 
 
 def _document_key(kind: str) -> str:
     return f"queueapp:doc:{kind}"
+
+
+def _counter_key(kind: str, key: str) -> str:
+    return f"queueapp:count:{kind}:{key}"
 
 
 def _channel(branch: str) -> str:
@@ -185,6 +213,7 @@ class RedisStore:
         self._url = url
         self._client = client
         self._append_script = client.register_script(_APPEND)
+        self._increment_script = client.register_script(_INCREMENT)
 
     @classmethod
     async def open(cls, url: str) -> RedisStore:
@@ -252,6 +281,16 @@ class RedisStore:
         with _store_errors():
             documents = await self._client.hgetall(_document_key(kind))
         return {str(key): _loads(data) for key, data in documents.items()}
+
+    async def increment(self, kind: str, key: str, by: int, *, now: float, ttl: float) -> Tally:
+        args: list[str | int] = [by, repr(now), repr(now + ttl)]
+        with _store_errors():
+            count, expires = await self._increment_script(keys=[_counter_key(kind, key)], args=args)
+        return Tally(int(count), float(expires))
+
+    async def delete_counter(self, kind: str, key: str) -> None:
+        with _store_errors():
+            await self._client.delete(_counter_key(kind, key))
 
     @asynccontextmanager
     async def change_feed(self) -> AsyncIterator[ChangeFeed]:

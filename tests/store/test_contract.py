@@ -17,6 +17,7 @@ from queueapp.store import (
     EventStore,
     StoreError,
     Stream,
+    Tally,
     VersionConflict,
     open_store,
 )
@@ -156,6 +157,58 @@ async def test_documents(store: EventStore) -> None:
     assert await store.get_document("branch", "helsinki") is None
     assert await store.list_documents("branch") == {"tampere": {"capacity": 8}}
     assert await store.get_document("token", "helsinki") == {"secret": "s"}
+
+
+async def test_counters(store: EventStore) -> None:
+    at = 1_700_000_000.0
+
+    assert await store.increment("failures", "user:ann", 1, now=at, ttl=60) == Tally(1, at + 60)
+    assert await store.increment("failures", "user:ann", 2, now=at + 10, ttl=60) == Tally(
+        3, at + 60
+    )
+    assert await store.increment("failures", "user:bob", 1, now=at, ttl=60) == Tally(1, at + 60)
+    assert await store.increment("other", "user:ann", 1, now=at, ttl=60) == Tally(1, at + 60)
+    assert await store.increment("failures", "user:ann", -1, now=at, ttl=60) == Tally(2, at + 60)
+    assert await store.increment("failures", "user:ann", -5, now=at, ttl=60) == Tally(0, at + 60)
+
+
+async def test_an_expired_counter_starts_again(store: EventStore) -> None:
+    at = 1_700_000_000.0
+    await store.increment("failures", "addr:x", 4, now=at, ttl=60)
+
+    assert await store.increment("failures", "addr:x", 1, now=at + 60, ttl=60) == Tally(1, at + 120)
+    assert await store.increment("failures", "addr:x", -1, now=at + 200, ttl=60) == Tally(
+        0, at + 260
+    )
+
+
+async def test_a_deleted_counter_starts_again(store: EventStore) -> None:
+    at = 1_700_000_000.0
+    await store.increment("failures", "user:ann", 3, now=at, ttl=60)
+    await store.increment("failures", "user:bob", 3, now=at, ttl=60)
+
+    await store.delete_counter("failures", "user:ann")
+    await store.delete_counter("failures", "user:nobody")
+
+    assert await store.increment("failures", "user:ann", 1, now=at + 1, ttl=60) == Tally(1, at + 61)
+    assert await store.increment("failures", "user:bob", 1, now=at + 1, ttl=60) == Tally(4, at + 60)
+
+
+async def test_concurrent_increments_from_two_stores_each_count_once(backend: Backend) -> None:
+    # Two stores on one database contend just as two server processes would.
+    first, second = await backend.open(), await backend.open()
+    try:
+        tallies = await asyncio.gather(
+            *(
+                store.increment("failures", "user:ann", 1, now=1_700_000_000.0, ttl=60)
+                for store in [first, second] * 100
+            )
+        )
+
+        assert sorted(tally.count for tally in tallies) == list(range(1, 201))
+    finally:
+        await first.close()
+        await second.close()
 
 
 async def test_change_feed_follows_subscribed_branches_in_order(store: EventStore) -> None:
