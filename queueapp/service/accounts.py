@@ -11,11 +11,17 @@ An account's ``generation`` goes up when its password changes or it is
 disabled; a session remembers the generation it was made in, so that both
 end every session made before.
 
-Failed sign-ins are counted per username and per client address in
-documents (kind ``login_failures``), so that every process and host sees the
-same counts. Counting is read-modify-write: requests racing in parallel may
-each see the same count and slip one or two attempts past the limit, which
-the growing delay and the per-address limit keep small.
+Failed sign-ins are counted per username and per client address in the
+store's counters (kind ``login_failures``), so that every process and host
+sees the same counts. An attempt is counted as a failure *before* its
+password is checked, in one atomic increment, and only an attempt whose
+count is within both limits has its password checked at all (a refused
+one takes its counts back; a success clears its username's count and takes
+back its address's). Attempts racing in parallel, in one process or many,
+therefore get distinct counts, and exactly as many are checked as the limit
+allows. A count lasts :data:`FAILURE_WINDOW` from the first failure it
+holds: no window sees more failures than its limit, though the end of one
+window and the start of the next may bring two windows' worth close together.
 """
 
 from __future__ import annotations
@@ -32,10 +38,10 @@ from functools import cache
 from typing import Any
 
 from queueapp.service.access import ROLES, Principal
-from queueapp.store import EventStore
+from queueapp.store import EventStore, Tally
 
 USER_DOCS = "user"
-FAILURE_DOCS = "login_failures"
+FAILURE_COUNTERS = "login_failures"
 
 SCRYPT_N = 2**14
 SCRYPT_R = 8
@@ -48,7 +54,7 @@ MAX_PASSWORD = 1024
 """Long enough for any passphrase; short enough that hashing it is not a denial of service."""
 
 FAILURE_WINDOW = 15 * 60
-"""Seconds over which failed sign-ins are counted."""
+"""Seconds a count of failed sign-ins lasts, from the first failure it holds."""
 MAX_FAILURES_PER_USER = 5
 MAX_FAILURES_PER_ADDRESS = 20
 """Higher than per user: a branch's counters often share one address behind its router."""
@@ -284,53 +290,66 @@ async def authenticate(store: EventStore, name: str, password: str) -> User | No
 # Throttling ------------------------------------------------------------------
 
 
+class SignInThrottled(Exception):
+    """Too many failed sign-ins for the username or the address; ``wait`` seconds to go."""
+
+    def __init__(self, wait: float) -> None:
+        super().__init__(f"sign-in refused for {wait:.0f} s")
+        self.wait = wait
+
+
+@dataclass(frozen=True, slots=True)
+class SignInAttempt:
+    """An attempt let through the throttle, already counted as a failure."""
+
+    keys: tuple[str, str]
+    """Its username's and its address's counters."""
+    failures: int
+    """The username's failures in the window, this attempt included."""
+    at: float
+    """When it began, on the clock the counts expire by."""
+
+
 def _failure_keys(name: str, address: str) -> tuple[str, str]:
     # Any string may be typed as a username; the key stays short and printable.
     typed = name.strip().lower()[:64]
     return f"user:{typed}", f"addr:{address[:64]}"
 
 
-async def _recent(store: EventStore, key: str, now: float) -> list[float]:
-    document = await store.get_document(FAILURE_DOCS, key)
-    times = [] if document is None else [float(t) for t in document.get("times", ())]
-    return [t for t in times if now - FAILURE_WINDOW < t <= now]
+async def _count(store: EventStore, keys: tuple[str, ...], by: int, now: float) -> list[Tally]:
+    return await asyncio.gather(
+        *(store.increment(FAILURE_COUNTERS, key, by, now=now, ttl=FAILURE_WINDOW) for key in keys)
+    )
 
 
-async def sign_in_blocked(store: EventStore, name: str, address: str, now: float) -> float:
-    """Seconds until this username may try again from this address; 0 if it may now."""
-    user_key, address_key = _failure_keys(name, address)
-    wait = 0.0
-    for key, limit in ((user_key, MAX_FAILURES_PER_USER), (address_key, MAX_FAILURES_PER_ADDRESS)):
-        times = await _recent(store, key, now)
-        if len(times) >= limit:
-            wait = max(wait, times[-limit] + FAILURE_WINDOW - now)
-    return wait
+async def begin_sign_in(store: EventStore, name: str, address: str, now: float) -> SignInAttempt:
+    """Count an attempt as a failure before its password is checked, or refuse it.
+
+    Raises :class:`SignInThrottled` if the username or the address already
+    has its limit of failures in the window; the refused attempt takes its
+    counts back, since it checks nothing. Until :func:`sign_in_succeeded`
+    says otherwise the attempt stays counted, also if it ends without an
+    answer (a lost connection, a store error).
+    """
+    keys = _failure_keys(name, address)
+    tallies = await _count(store, keys, 1, now)
+    limits = (MAX_FAILURES_PER_USER, MAX_FAILURES_PER_ADDRESS)
+    waits = [t.expires - now for t, limit in zip(tallies, limits, strict=True) if t.count > limit]
+    if waits:
+        await _count(store, keys, -1, now)
+        raise SignInThrottled(max(waits))
+    return SignInAttempt(keys, tallies[0].count, now)
 
 
-async def record_failure(store: EventStore, name: str, address: str, now: float) -> int:
-    """Count a failed sign-in; the username's failures in the window, this one included."""
-    counts = []
-    for key in _failure_keys(name, address):
-        times = [*await _recent(store, key, now), now]
-        await store.put_document(FAILURE_DOCS, key, {"times": times[-MAX_FAILURES_PER_ADDRESS:]})
-        counts.append(len(times))
-    return counts[0]
-
-
-async def clear_failures(store: EventStore, name: str) -> None:
-    """After a successful sign-in: the username starts afresh (its address does not)."""
-    await store.delete_document(FAILURE_DOCS, _failure_keys(name, "")[0])
+async def sign_in_succeeded(store: EventStore, attempt: SignInAttempt) -> None:
+    """The username starts afresh; its address takes the attempt's count back."""
+    user_key, address_key = attempt.keys
+    await asyncio.gather(
+        store.delete_counter(FAILURE_COUNTERS, user_key),
+        _count(store, (address_key,), -1, attempt.at),
+    )
 
 
 def failure_delay(failures: int) -> float:
     """Seconds a failed attempt waits before its answer: a quarter second more each time."""
     return min(0.25 * failures, 2.0)
-
-
-async def sweep_failures(store: EventStore, now: float) -> int:
-    """Delete counts that have aged out of the window; how many went."""
-    removed = 0
-    for key, document in (await store.list_documents(FAILURE_DOCS)).items():
-        if all(now - FAILURE_WINDOW >= float(t) for t in document.get("times", ())):
-            removed += await store.delete_document(FAILURE_DOCS, key)
-    return removed

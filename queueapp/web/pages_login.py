@@ -72,21 +72,21 @@ async def login(request: Request) -> Response:
     store = request.app.state.store
     address = request.client.host if request.client else "unknown"
     now = sessions.now(request)
-    wait = await accounts.sign_in_blocked(store, name, address, now)
-    if wait > 0:
-        minutes = max(1, math.ceil(wait / 60))
+    try:
+        attempt = await accounts.begin_sign_in(store, name, address, now)
+    except accounts.SignInThrottled as throttled:
+        minutes = max(1, math.ceil(throttled.wait / 60))
         response = await _form(
             request, 429, next_path=next_path, name=name, error="throttled", minutes=minutes
         )
-        response.headers["Retry-After"] = str(math.ceil(wait))
+        response.headers["Retry-After"] = str(math.ceil(throttled.wait))
         return response
     user = await accounts.authenticate(store, name, form.get("password", ""))
     if user is None or user.disabled:
-        failures = await accounts.record_failure(store, name, address, now)
-        await _sleep(accounts.failure_delay(failures))
+        await _sleep(accounts.failure_delay(attempt.failures))
         error = "disabled" if user is not None else "wrong"
         return await _form(request, 401, next_path=next_path, name=name, error=error)
-    await accounts.clear_failures(store, name)
+    await accounts.sign_in_succeeded(store, attempt)
     response = RedirectResponse(safe_next(next_path) or HOME[user.role], 303, headers=_NO_STORE)
     await sessions.start_session(request, response, user)
     response.delete_cookie(NONCE_COOKIE, path=LOGIN_PATH)

@@ -35,7 +35,7 @@ from urllib.parse import parse_qsl, urlsplit
 from starlette.requests import HTTPConnection, Request
 from starlette.responses import Response
 
-from queueapp.service.accounts import User, get_user, sweep_failures
+from queueapp.service.accounts import User, get_user
 from queueapp.service.keys import secret_key, sign, unsign
 from queueapp.store import EventStore, StoreError
 from queueapp.web.bodies import read_body
@@ -202,12 +202,11 @@ async def read_form(request: Request) -> dict[str, str]:
 
 
 async def sweep(store: EventStore, at: float) -> int:
-    """Delete ended sessions (and aged-out sign-in failures); how many sessions went."""
+    """Delete ended sessions; how many went."""
     removed = 0
     for key, document in (await store.list_documents(SESSION_DOCS)).items():
         if float(document.get("expires", 0)) <= at:
             removed += await store.delete_document(SESSION_DOCS, key)
-    await sweep_failures(store, at)
     return removed
 
 

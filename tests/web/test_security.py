@@ -9,6 +9,7 @@ moment it exists; a new public route has to be listed here on purpose.
 
 from __future__ import annotations
 
+import asyncio
 import re
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import AsyncExitStack
@@ -526,6 +527,48 @@ async def test_too_many_failures_from_one_address_429(
 
     assert (await sign_in(client, "alice")).status_code == 429
     assert (await sign_in(await browser(address="10.9.9.9"), "alice")).status_code == 303
+
+
+@pytest.mark.parametrize(
+    ("usernames", "allowed"),
+    [
+        (["alice"] * (3 * accounts.MAX_FAILURES_PER_USER), accounts.MAX_FAILURES_PER_USER),
+        (
+            [f"guess{n}" for n in range(2 * accounts.MAX_FAILURES_PER_ADDRESS)],
+            accounts.MAX_FAILURES_PER_ADDRESS,
+        ),
+    ],
+    ids=["one username", "one address"],
+)
+async def test_concurrent_failures_get_exactly_the_allowed_attempts(
+    people: None,
+    browser: Browser,
+    monkeypatch: pytest.MonkeyPatch,
+    usernames: list[str],
+    allowed: int,
+) -> None:
+    checked: list[str] = []
+    verify = accounts.verify_password
+
+    def counted(password: str, record: dict[str, Any]) -> bool:
+        checked.append(password)
+        return verify(password, record)
+
+    async def no_wait(seconds: float) -> None:
+        pass
+
+    monkeypatch.setattr(accounts, "verify_password", counted)
+    monkeypatch.setattr(pages_login, "_sleep", no_wait)
+    attempts = [(await browser(address="10.1.2.3"), name) for name in usernames]
+
+    responses = await asyncio.gather(
+        *(sign_in(client, name, "wrong password") for client, name in attempts)
+    )
+
+    statuses = sorted(r.status_code for r in responses)
+    assert statuses == [401] * allowed + [429] * (len(usernames) - allowed)
+    assert len(checked) == allowed  # a refused attempt never reaches the password check
+    assert (await sign_in(*attempts[0])).status_code == 429
 
 
 def _message(page: str) -> str:
