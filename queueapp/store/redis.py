@@ -23,7 +23,6 @@ may have run already, and then counts twice.
 from __future__ import annotations
 
 import asyncio
-import json
 import uuid
 from collections.abc import AsyncIterator, Iterator, Mapping, Sequence
 from contextlib import asynccontextmanager, contextmanager
@@ -35,6 +34,7 @@ from redis.asyncio.retry import Retry
 from redis.backoff import ExponentialWithJitterBackoff, NoBackoff
 from redis.exceptions import RedisError
 
+from queueapp.store.jsontext import dumps, loads
 from queueapp.store.port import (
     JSON,
     Change,
@@ -107,15 +107,6 @@ def _counter_key(kind: str, key: str) -> str:
 
 def _channel(branch: str) -> str:
     return f"queueapp:changes:{branch}"
-
-
-def _dumps(value: Mapping[str, Any]) -> str:
-    return json.dumps(dict(value), separators=(",", ":"))
-
-
-def _loads(text: str | bytes) -> JSON:
-    value: JSON = json.loads(text)
-    return value
 
 
 @contextmanager
@@ -194,7 +185,7 @@ class _Feed:
         if message["type"] == "subscribe" and waiter is not None and not waiter.done():
             waiter.set_result(None)
         elif message["type"] == "message":
-            data = _loads(message["data"])
+            data = loads(message["data"])
             self._changes.put_nowait(Change(Stream(data["b"], data["d"]), data["v"]))
 
     def _check_alive(self) -> None:
@@ -246,8 +237,8 @@ class RedisStore:
             expected_version,
             uuid.uuid4().hex,
             _channel(stream.branch),
-            _dumps(change),
-            *map(_dumps, events),
+            dumps(change),
+            *map(dumps, events),
         ]
         with _store_errors():
             applied, version = await self._append_script(keys=[_log_key(stream)], args=args)
@@ -259,7 +250,7 @@ class RedisStore:
         with _store_errors():
             entries = await self._client.xrange(_log_key(stream), min=f"{after + 1}-0")
         return [
-            StoredEvent(int(str(entry_id).partition("-")[0]), _loads(fields["d"]))
+            StoredEvent(int(str(entry_id).partition("-")[0]), loads(fields["d"]))
             for entry_id, fields in entries or []
             if fields is not None  # only consumer-group reads yield None; narrows the type
         ]
@@ -267,11 +258,11 @@ class RedisStore:
     async def get_document(self, kind: str, key: str) -> JSON | None:
         with _store_errors():
             data = await self._client.hget(_document_key(kind), key)
-        return None if data is None else _loads(data)
+        return None if data is None else loads(data)
 
     async def put_document(self, kind: str, key: str, document: Mapping[str, Any]) -> None:
         with _store_errors():
-            await self._client.hset(_document_key(kind), key, _dumps(document))
+            await self._client.hset(_document_key(kind), key, dumps(document))
 
     async def delete_document(self, kind: str, key: str) -> bool:
         with _store_errors():
@@ -280,7 +271,7 @@ class RedisStore:
     async def list_documents(self, kind: str) -> dict[str, JSON]:
         with _store_errors():
             documents = await self._client.hgetall(_document_key(kind))
-        return {str(key): _loads(data) for key, data in documents.items()}
+        return {str(key): loads(data) for key, data in documents.items()}
 
     async def increment(self, kind: str, key: str, by: int, *, now: float, ttl: float) -> Tally:
         args: list[str | int] = [by, repr(now), repr(now + ttl)]

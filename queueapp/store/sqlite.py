@@ -19,7 +19,6 @@ nothing else has to sweep them.
 from __future__ import annotations
 
 import asyncio
-import json
 import os
 import sqlite3
 from collections import deque
@@ -29,6 +28,7 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
+from queueapp.store.jsontext import dumps, loads
 from queueapp.store.port import (
     JSON,
     Change,
@@ -65,15 +65,6 @@ CREATE TABLE IF NOT EXISTS counters (
 ) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS counters_by_expiry ON counters (kind, expires);
 """
-
-
-def _dumps(value: Mapping[str, Any]) -> str:
-    return json.dumps(dict(value), separators=(",", ":"))
-
-
-def _loads(text: str) -> JSON:
-    value: JSON = json.loads(text)
-    return value
 
 
 def _connect(path: str, busy_timeout_ms: int) -> sqlite3.Connection:
@@ -200,7 +191,7 @@ class SqliteStore:
         Cancelling the caller does not withdraw an append already queued.
         """
         self._check_open()
-        rows = [_dumps(event) for event in events]
+        rows = [dumps(event) for event in events]
         request = _Append(Stream(*stream), expected_version, rows, self._loop.create_future())
         self._pending.append(request)
         # One job per append, but the first job to run takes every waiting
@@ -260,7 +251,7 @@ class SqliteStore:
                 " WHERE branch = ? AND day = ? AND version > ? ORDER BY version",
                 (stream.branch, stream.day, after),
             )
-            return [StoredEvent(version, _loads(data)) for version, data in rows]
+            return [StoredEvent(version, loads(data)) for version, data in rows]
 
         self._check_open()
         return await self._reader.run(query)
@@ -270,13 +261,13 @@ class SqliteStore:
             row = conn.execute(
                 "SELECT data FROM documents WHERE kind = ? AND key = ?", (kind, key)
             ).fetchone()
-            return None if row is None else _loads(row[0])
+            return None if row is None else loads(row[0])
 
         self._check_open()
         return await self._reader.run(query)
 
     async def put_document(self, kind: str, key: str, document: Mapping[str, Any]) -> None:
-        data = _dumps(document)
+        data = dumps(document)
 
         def upsert(conn: sqlite3.Connection) -> None:
             conn.execute(
@@ -301,7 +292,7 @@ class SqliteStore:
             rows = conn.execute(
                 "SELECT key, data FROM documents WHERE kind = ? ORDER BY key", (kind,)
             )
-            return {key: _loads(data) for key, data in rows}
+            return {key: loads(data) for key, data in rows}
 
         self._check_open()
         return await self._reader.run(query)
