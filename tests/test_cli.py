@@ -50,14 +50,6 @@ capacity:
 
 
 @pytest.fixture
-def store_url(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> str:
-    """A fresh store; the environment and working directory cannot point anywhere else."""
-    monkeypatch.delenv("QUEUEAPP_STORE", raising=False)
-    monkeypatch.chdir(tmp_path)
-    return f"sqlite:///{tmp_path / 'x.db'}"
-
-
-@pytest.fixture
 def riverside(tmp_path: Path, store_url: str, capsys: pytest.CaptureFixture[str]) -> Path:
     """The riverside branch, imported from YAML."""
     path = tmp_path / "riverside.yaml"

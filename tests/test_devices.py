@@ -12,7 +12,6 @@ import pytest
 from queueapp.cli import main
 from queueapp.demo import demo_config
 from queueapp.domain.config import dump_config, parse_config
-from queueapp.service.branches import BranchService
 from queueapp.service.devices import (
     create_device,
     list_devices,
@@ -169,20 +168,9 @@ async def test_a_phones_tickets_are_kept_per_branch_and_day(store: EventStore) -
 
 
 def test_cli_creates_lists_and_revokes_devices(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+    demo_store_url: str, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    monkeypatch.delenv("QUEUEAPP_STORE", raising=False)
-    monkeypatch.chdir(tmp_path)
-    url = f"sqlite:///{tmp_path / 'cli.db'}"
-
-    async def seed() -> None:
-        store = await open_store(url)
-        try:
-            await BranchService(store).save_config(demo_config())
-        finally:
-            await store.close()
-
-    asyncio.run(seed())
+    url = demo_store_url
     assert main(["device", "create", "--branch", "nope", "--kind", "kiosk", "--store", url]) == 1
     assert "no branch 'nope'" in capsys.readouterr().err
 

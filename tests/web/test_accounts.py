@@ -12,10 +12,8 @@ import httpx
 import pytest
 
 from queueapp.cli import main
-from queueapp.demo import demo_config
 from queueapp.service import accounts
 from queueapp.service.access import create_token
-from queueapp.service.branches import BranchService
 from queueapp.store import open_store
 
 if TYPE_CHECKING:
@@ -108,23 +106,6 @@ async def test_hashing_runs_off_the_event_loop(
 # The command line --------------------------------------------------------------
 
 
-@pytest.fixture
-def store_url(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> str:
-    monkeypatch.delenv("QUEUEAPP_STORE", raising=False)
-    monkeypatch.chdir(tmp_path)
-    url = f"sqlite:///{tmp_path / 'cli.db'}"
-
-    async def seed() -> None:
-        store = await open_store(url)
-        try:
-            await BranchService(store).save_config(demo_config())
-        finally:
-            await store.close()
-
-    asyncio.run(seed())
-    return url
-
-
 def _user(url: str, name: str, password: str | None = None) -> tuple[Any, Any]:
     async def read() -> tuple[Any, Any]:
         store = await open_store(url)
@@ -141,30 +122,30 @@ def _user(url: str, name: str, password: str | None = None) -> tuple[Any, Any]:
 
 
 def test_cli_user_add_reads_the_password_from_stdin(
-    store_url: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+    demo_store_url: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     monkeypatch.setattr("sys.stdin", io.StringIO(PASSWORD + "\n"))
 
     code = main(
         ["user", "add", "Ada", "--role", "staff", "--branch", "demo", "--password-stdin",
-         "--store", store_url]
+         "--store", demo_store_url]
     )  # fmt: skip
 
     assert code == 0
     assert "account ada created (staff of demo)" in capsys.readouterr().err
-    user, checked = _user(store_url, "ada", PASSWORD)
+    user, checked = _user(demo_store_url, "ada", PASSWORD)
     assert user.role == "staff" and user.branches == {"demo"} and checked == user
 
-    assert main(["user", "list", "--store", store_url]) == 0
+    assert main(["user", "list", "--store", demo_store_url]) == 0
     assert capsys.readouterr().out.split() == ["ada", "staff", "demo", "active"]
 
 
 def test_cli_user_add_refuses_clearly(
-    store_url: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+    demo_store_url: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     def add(*extra: str, stdin: str = PASSWORD + "\n") -> tuple[int, str]:
         monkeypatch.setattr("sys.stdin", io.StringIO(stdin))
-        code = main(["user", "add", *extra, "--password-stdin", "--store", store_url])
+        code = main(["user", "add", *extra, "--password-stdin", "--store", demo_store_url])
         return code, capsys.readouterr().err
 
     assert add("ada", "--role", "staff", "--branch", "demo")[0] == 0
@@ -178,42 +159,42 @@ def test_cli_user_add_refuses_clearly(
     assert code == 1 and "8 to 1024 characters" in err
     code, err = add("bad name!", "--role", "admin")
     assert code == 1 and "username" in err
-    assert _user(store_url, "bob")[0] is None
+    assert _user(demo_store_url, "bob")[0] is None
 
 
 def test_cli_user_add_asks_twice(
-    store_url: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+    demo_store_url: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     answers = iter([PASSWORD, "something else"])
     monkeypatch.setattr("getpass.getpass", lambda prompt="": next(answers))
 
-    assert main(["user", "add", "root", "--role", "admin", "--store", store_url]) == 1
+    assert main(["user", "add", "root", "--role", "admin", "--store", demo_store_url]) == 1
     assert "the two passwords differ" in capsys.readouterr().err
 
     answers = iter([PASSWORD, PASSWORD])
-    assert main(["user", "add", "root", "--role", "admin", "--store", store_url]) == 0
-    user, checked = _user(store_url, "root", PASSWORD)
+    assert main(["user", "add", "root", "--role", "admin", "--store", demo_store_url]) == 0
+    user, checked = _user(demo_store_url, "root", PASSWORD)
     assert user.role == "admin" and user.branches == frozenset() and checked == user
 
 
 def test_cli_user_disable_and_password(
-    store_url: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+    demo_store_url: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     monkeypatch.setattr("sys.stdin", io.StringIO(PASSWORD + "\n"))
     main(["user", "add", "ada", "--role", "manager", "--branch", "demo", "--password-stdin",
-          "--store", store_url])  # fmt: skip
+          "--store", demo_store_url])  # fmt: skip
 
-    assert main(["user", "disable", "ada", "--store", store_url]) == 0
+    assert main(["user", "disable", "ada", "--store", demo_store_url]) == 0
     assert "ada disabled" in capsys.readouterr().err
-    user, _ = _user(store_url, "ada")
+    user, _ = _user(demo_store_url, "ada")
     assert user.disabled and user.generation == 1
-    assert main(["user", "enable", "ada", "--store", store_url]) == 0
+    assert main(["user", "enable", "ada", "--store", demo_store_url]) == 0
     monkeypatch.setattr("sys.stdin", io.StringIO("a new passphrase\n"))
-    assert main(["user", "password", "ada", "--password-stdin", "--store", store_url]) == 0
+    assert main(["user", "password", "ada", "--password-stdin", "--store", demo_store_url]) == 0
     assert "sessions have ended" in capsys.readouterr().err
-    user, checked = _user(store_url, "ada", "a new passphrase")
+    user, checked = _user(demo_store_url, "ada", "a new passphrase")
     assert not user.disabled and user.generation == 2 and checked == user
-    assert main(["user", "disable", "nobody", "--store", store_url]) == 1
+    assert main(["user", "disable", "nobody", "--store", demo_store_url]) == 1
     assert "no account named 'nobody'" in capsys.readouterr().err
 
 
