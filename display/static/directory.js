@@ -17,12 +17,15 @@ const feeds = new Map();
 let updatedAt = Date.now();
 let fetchFailed = false;
 
-// The same figures as GET /api/v1/branches gives, from a branch snapshot.
+// The same figures as GET /api/v1/branches gives, from a branch snapshot: the longest
+// wait among the services an open counter serves, none when no counter serves any.
 function figures(snapshot) {
+  const estimates = snapshot.services.filter((s) => s.served).map((s) => s.estimated_wait_minutes);
   return {
     open_now: snapshot.open_now,
     waiting: snapshot.services.reduce((sum, service) => sum + service.waiting, 0),
-    estimated_wait_minutes: Math.max(0, ...snapshot.services.map((s) => s.estimated_wait_minutes || 0)),
+    estimated_wait_minutes: estimates.length ? Math.max(...estimates) : null,
+    served: estimates.length > 0,
   };
 }
 
@@ -30,23 +33,27 @@ function update(id, branch) {
   const row = rows.get(id);
   if (!row) return;
   row.dataset.open = branch.open_now ? "true" : "false";
+  row.dataset.served = branch.served ? "true" : "false";
   row.dataset.waiting = String(branch.waiting);
-  row.dataset.wait = String(branch.estimated_wait_minutes);
+  row.dataset.wait = branch.served ? String(branch.estimated_wait_minutes) : "";
   row.querySelector('[data-field="waiting"]').textContent = nt("{n} waiting", "{n} waiting", branch.waiting);
-  const minutes = branch.estimated_wait_minutes;
-  row.querySelector('[data-field="wait"]').textContent = !branch.open_now
-    ? "\u2013"
-    : minutes === 0
-      ? t("No wait")
-      : t("≈ {n} min", { n: minutes });
+  row.querySelector('[data-field="wait"]').textContent = waitText(branch);
   updatedAt = Date.now();
   markShortestWait();
   showFreshness();
 }
 
-// Among two or more open branches, point out the one with the shortest wait.
+function waitText(branch) {
+  if (!branch.open_now) return "\u2013";
+  if (!branch.served) return t("No counter open");
+  if (branch.estimated_wait_minutes === 0) return t("No wait");
+  return t("≈ {n} min", { n: branch.estimated_wait_minutes });
+}
+
+// Among two or more open branches, point out the one with the shortest wait; a branch
+// where no counter is open has no wait to compare.
 function markShortestWait() {
-  const open = [...rows.values()].filter((row) => row.dataset.open === "true");
+  const open = [...rows.values()].filter((row) => row.dataset.open === "true" && row.dataset.served === "true");
   let best = null;
   for (const row of open) {
     const key = [Number(row.dataset.wait), Number(row.dataset.waiting)];

@@ -13,15 +13,26 @@ from typing import Any
 
 from queueapp.domain import capacity
 from queueapp.domain.config import Suspension
-from queueapp.domain.queueing import ahead_of, current_limit, estimated_wait_minutes
+from queueapp.domain.queueing import (
+    ahead_of,
+    current_limit,
+    estimated_wait_minutes,
+    served_letters,
+)
 from queueapp.domain.state import INSIDE, QUEUED, BranchState, Status, Ticket
 
 
 def branch_snapshot(state: BranchState, now: datetime) -> dict[str, Any]:
     """Built on every change for every display, so the day's tickets are read once, not
-    once per service and figure."""
+    once per service and figure.
+
+    A service no open counter serves says so (``served: false``) and has no estimated
+    wait: nobody can know how long until a counter opens, and "no wait" would send
+    people to a door where nobody will call them.
+    """
     config = state.require_config()
     limit = current_limit(state, now)
+    served = served_letters(state.open_counters, config)
     inside = state.inside
     tickets = state.tickets.values()
     counts = Counter((t.service, t.status) for t in tickets)
@@ -56,6 +67,7 @@ def branch_snapshot(state: BranchState, now: datetime) -> dict[str, Any]:
                     service.letter,
                     sum(counts[service.letter, status] for status in QUEUED),
                 ),
+                "served": service.letter in served,
                 "suspended": _suspension(service.suspended),
             }
             for service in config.services
@@ -67,6 +79,23 @@ def branch_snapshot(state: BranchState, now: datetime) -> dict[str, Any]:
             t.number for t in tickets if t.status is Status.ADMITTED and not t.entered
         ),
         "inside_tickets": sum(n for (_, status), n in counts.items() if status in INSIDE),
+    }
+
+
+def branch_summary(snapshot: dict[str, Any]) -> dict[str, Any]:
+    """A branch in a list of branches (the directory, ``GET /api/v1/branches``), from its snapshot.
+
+    The wait is the longest among the services an open counter serves. With no such
+    service there is no figure to give (``None``, ``served: false``) rather than a
+    zero that would read as "no wait" at a branch where nobody is serving.
+    """
+    services = snapshot["services"]
+    estimates = [s["estimated_wait_minutes"] for s in services if s["served"]]
+    return {
+        "open_now": snapshot["open_now"],
+        "waiting": sum(s["waiting"] for s in services),
+        "estimated_wait_minutes": max(estimates, default=None),
+        "served": bool(estimates),
     }
 
 
@@ -102,6 +131,7 @@ def ticket_view(
         "estimated_wait_minutes": estimated_wait_minutes(state, ticket.service, before)
         if queued
         else None,
+        "served": ticket.service in served_letters(state.open_counters, config),
         "counter": ticket.counter if ticket.status in (Status.CALLED, Status.SERVING) else None,
         "grace_deadline": _grace_deadline(state, ticket),
         "can_delay": ticket.status is Status.WAITING and not ticket.delayed,

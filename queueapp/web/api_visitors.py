@@ -16,9 +16,8 @@ from starlette.routing import Route
 
 from queueapp.domain import commands as cmd
 from queueapp.domain import events as ev
-from queueapp.domain.capacity import is_open
 from queueapp.domain.state import BranchState, Ticket
-from queueapp.domain.views import branch_snapshot, ticket_view
+from queueapp.domain.views import branch_snapshot, branch_summary, ticket_view
 from queueapp.service.branches import BranchService, new_token
 from queueapp.web.bodies import read_model
 from queueapp.web.errors import ApiError
@@ -60,11 +59,7 @@ async def list_branches(request: Request) -> JSONResponse:
                     ]
                     for day, intervals in config.hours.items()
                 },
-                "open_now": is_open(config, now),
-                "waiting": sum(s["waiting"] for s in snapshot["services"]),
-                "estimated_wait_minutes": max(
-                    (s["estimated_wait_minutes"] or 0 for s in snapshot["services"]), default=0
-                ),
+                **branch_summary(snapshot),
                 "links": {"snapshot": f"/api/v1/branches/{config.id}"},
             }
         )

@@ -22,11 +22,11 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
-from queueapp.domain.capacity import is_open, local_time
+from queueapp.domain.capacity import local_time
 from queueapp.domain.config import LANGUAGES, WEEKDAYS, BranchConfig, Interval
 from queueapp.domain.errors import NotFound
 from queueapp.domain.state import BranchState
-from queueapp.domain.views import branch_snapshot
+from queueapp.domain.views import branch_snapshot, branch_summary
 from queueapp.i18n import catalog
 from queueapp.service.branches import BranchService
 from queueapp.web import visitor_access as access
@@ -133,14 +133,11 @@ def _directory_entry(
     """What the directory shows of a branch; the waiting figures are those of the API's list."""
     snapshot = branch_snapshot(state, now)
     today = WEEKDAYS[local_time(config, now).weekday()]
-    estimates = [s["estimated_wait_minutes"] for s in snapshot["services"]]
     return {
         "id": config.id,
         "name": config.name,
         "address": config.address,
-        "open_now": is_open(config, now),
-        "waiting": sum(s["waiting"] for s in snapshot["services"]),
-        "estimated_wait_minutes": max((m or 0 for m in estimates), default=0),
+        **branch_summary(snapshot),
         "today": _hours_text(config.hours.get(today, ()), _),
         "week": [
             {

@@ -716,10 +716,14 @@ class BranchMachine(RuleBasedStateMachine):
         assert snapshot["may_enter"] == sorted(
             t.number for t in tickets if t.status is Status.ADMITTED and not t.entered
         )
+        config = self.state.require_config()
+        served = {s for c in self.state.open_counters for s in config.services_of(c.id)}
         for service in snapshot["services"]:
             of_service = [t.status for t in tickets if t.service == service["letter"]]
             assert service["waiting"] == of_service.count(Status.WAITING)
             assert service["inside"] == of_service.count(Status.ADMITTED)
+            assert service["served"] is (service["letter"] in served)
+            assert (service["estimated_wait_minutes"] is None) is not service["served"]
         assert snapshot["inside_tickets"] == sum(1 for t in tickets if t.status in INSIDE)
         for ticket in list(self.state.tickets.values())[-3:]:
             view = ticket_view(self.state, ticket)

@@ -182,6 +182,19 @@ async def test_the_directory_lists_branches_with_their_queues(
     assert "/static/display/directory.js" in html
 
 
+async def test_the_directory_claims_no_wait_where_no_counter_is_open(
+    api: Api, client: httpx.AsyncClient
+) -> None:
+    await api.issued("A")
+
+    html = (await client.get("/?lang=vi")).text
+
+    demo = html[html.index('data-branch="demo"') : html.index('data-branch="north"')]
+    assert 'data-open="true"' in demo and 'data-served="false"' in demo
+    assert f'<dd data-field="wait">{catalog("vi").gettext("No counter open")}</dd>' in demo
+    assert catalog("vi").gettext("No wait") not in demo
+
+
 async def test_the_directory_speaks_the_visitors_language(
     api: Api, client: httpx.AsyncClient
 ) -> None:

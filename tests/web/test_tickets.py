@@ -51,6 +51,46 @@ async def test_tokens_differ_and_a_later_ticket_waits_behind(api: Api) -> None:
     assert second["estimated_wait_minutes"] is None  # no counter serves A yet
 
 
+async def test_no_wait_is_claimed_where_no_open_counter_serves(api: Api) -> None:
+    ticket = await api.issued("A")
+
+    def waits(snapshot: dict[str, Any]) -> dict[str, tuple[bool, int | None]]:
+        return {
+            s["letter"]: (s["served"], s["estimated_wait_minutes"]) for s in snapshot["services"]
+        }
+
+    async def listed() -> dict[str, Any]:
+        branches = (await api.client.get("/api/v1/branches")).json()["branches"]
+        return next(b for b in branches if b["id"] == "demo")
+
+    closed = {letter: (False, None) for letter in "ABCD"}
+    assert waits(await api.snapshot()) == closed
+    assert (await listed())["served"] is False
+    assert (await listed())["estimated_wait_minutes"] is None
+    assert (await api.ticket(ticket["token"]))["served"] is False
+
+    await api.ok("1", "open")  # serves A and B; A001 is let in and is next at the counter
+
+    assert waits(await api.snapshot()) == {
+        "A": (True, 4),
+        "B": (True, 0),
+        "C": (False, None),
+        "D": (False, None),
+    }
+    assert {k: (await listed())[k] for k in ("served", "estimated_wait_minutes", "waiting")} == {
+        "served": True,
+        "estimated_wait_minutes": 4,
+        "waiting": 0,
+    }
+    assert (await api.ticket(ticket["token"]))["served"] is True
+    outside = await api.issued("C")  # still issued: it waits outside until a counter opens
+    assert (outside["status"], outside["served"], outside["estimated_wait_minutes"]) == (
+        "waiting",
+        False,
+        None,
+    )
+
+
 async def test_same_idempotency_key_returns_the_same_ticket(api: Api) -> None:
     key = "kiosk-1:7f3a9c2e"
     first = await api.issue("B", key=key, party_size=1)
