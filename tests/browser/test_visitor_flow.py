@@ -197,3 +197,55 @@ def test_the_ticket_page_comes_back_after_the_server_restarts(
 
     expect(phone.locator("#status-title")).to_have_text("Mời đến quầy 1", timeout=20000)
     expect(phone.locator("#offline")).to_be_hidden()
+
+
+# The kiosk's screen ----------------------------------------------------------------
+
+
+def paired_kiosk(new_page: NewPage, site: Site, width: int, height: int) -> Page:
+    kiosk = new_page(viewport={"width": width, "height": height}, has_touch=True)
+    kiosk.goto(pairing_link(site))
+    expect(kiosk.get_by_role("heading", name="Choose a service")).to_be_visible()
+    return kiosk
+
+
+def tile_boxes(kiosk: Page) -> list[dict[str, float]]:
+    boxes = [tile.bounding_box() for tile in kiosk.locator(".service-pick").all()]
+    assert len(boxes) == len(demo_config().services)
+    return [box for box in boxes if box is not None]
+
+
+@pytest.mark.parametrize(
+    ("width", "height", "columns", "cover"),
+    [(1080, 1920, 1, 0.75), (1920, 1080, 2, 0.65)],
+    ids=["portrait", "landscape"],
+)
+def test_the_service_tiles_fill_the_kiosk_screen(
+    new_page: NewPage, site: Site, width: int, height: int, columns: int, cover: float
+) -> None:
+    """Tall tiles for standing people's fingers: the tiles take the screen's height
+    below the heading, every one reachable without scrolling."""
+    kiosk = paired_kiosk(new_page, site, width, height)
+
+    boxes = tile_boxes(kiosk)
+
+    assert len({round(box["x"]) for box in boxes}) == columns
+    top = min(box["y"] for box in boxes)
+    bottom = max(box["y"] + box["height"] for box in boxes)
+    assert bottom <= height
+    assert bottom - top >= cover * height, (top, bottom)
+    rows = len(boxes) // columns
+    assert min(box["height"] for box in boxes) >= 0.8 * cover * height / rows
+    assert kiosk.evaluate("document.documentElement.scrollHeight") <= height
+
+
+def test_the_kiosk_tiles_fit_a_phone_sized_screen(new_page: NewPage, site: Site) -> None:
+    kiosk = paired_kiosk(new_page, site, 390, 844)
+
+    boxes = tile_boxes(kiosk)
+
+    assert len({round(box["x"]) for box in boxes}) == 1
+    assert all(box["x"] >= 0 and box["x"] + box["width"] <= 390 for box in boxes)
+    assert min(box["height"] for box in boxes) >= 96  # twice the smallest target
+    assert kiosk.evaluate("document.documentElement.scrollWidth") <= 390
+
