@@ -110,7 +110,7 @@ function drawMayEnter(snapshot) {
 function waitText(service) {
   if (service.suspended) return [t("Suspended"), t2("Suspended")];
   const minutes = service.estimated_wait_minutes;
-  if (minutes === null || minutes === undefined) return [t("No counter open"), t2("No counter open")];
+  if (!service.served) return [t("No counter open"), t2("No counter open")];
   if (minutes === 0) return [t("No wait"), t2("No wait")];
   return [t("≈ {n} min", { n: minutes }), t2("≈ {n} min", { n: minutes })];
 }
@@ -125,6 +125,7 @@ function drawServices(snapshot) {
   const rows = snapshot.services.map((service) => {
     const row = element("li", "service");
     row.classList.toggle("suspended", Boolean(service.suspended));
+    row.classList.toggle("unserved", !service.suspended && !service.served);
     row.append(element("span", "service-letter", service.letter));
     const secondName = second ? serviceName(service, second.lang) : null;
     row.append(bilingual("span", "service-name", serviceName(service, lang), secondName));

@@ -96,12 +96,13 @@ function renderService(service) {
   const suspended = service.suspended;
   card.classList.toggle("is-suspended", Boolean(suspended));
   card.querySelector(".service-pick").disabled = Boolean(suspended);
+  // No open counter serves it: the tile says so instead of a wait nobody can know.
+  card.classList.toggle("is-unserved", !service.served);
   const wait = card.querySelector(".service-wait");
   const minutes = service.estimated_wait_minutes;
-  let text = nt("{n} waiting", "{n} waiting", service.waiting);
-  if (minutes === 0) text += ` · ${t("less than a minute")}`;
-  else if (minutes !== null) text += ` · ${t("about {n} min", { n: minutes })}`;
-  wait.textContent = text;
+  const waiting = nt("{n} waiting", "{n} waiting", service.waiting);
+  const estimate = minutes === 0 ? t("less than a minute") : t("about {n} min", { n: minutes });
+  wait.textContent = service.served ? `${waiting} · ${estimate}` : waiting;
   if (suspended) {
     card.querySelector(".suspended-reason").textContent = serviceName(suspended.reason, data.lang);
     card.querySelector(".suspended-online").classList.toggle("hidden", !suspended.online_url);
@@ -119,6 +120,7 @@ for (const card of document.querySelectorAll(".service")) {
     $("priority").checked = false;
     $("issue-error").classList.add("hidden");
     $("details-title").textContent = serviceName(service.names, data.lang);
+    renderUnserved();
     renderParty();
     show("details");
   });
@@ -139,10 +141,12 @@ function onLive(message) {
       names: live.names,
       waiting: live.waiting,
       estimated_wait_minutes: live.estimated_wait_minutes,
+      served: live.served,
       suspended: live.suspended,
     });
     renderService(service);
   }
+  renderUnserved();
 }
 
 connectLive(`/api/v1/branches/${encodeURIComponent(data.branch)}/live`, {
@@ -152,6 +156,11 @@ connectLive(`/api/v1/branches/${encodeURIComponent(data.branch)}/live`, {
 });
 
 // Step 2: party size and priority ------------------------------------------
+
+// Before the ticket, not after: the visitor may prefer to come back when a counter is open.
+function renderUnserved() {
+  $("details-unserved").hidden = !chosen || chosen.served;
+}
 
 function renderParty() {
   $("party-size").textContent = String(party);
@@ -210,7 +219,7 @@ function showTicket(ticket) {
   $("result-time").textContent = t("Issued at {time}", {
     time: clockTime(ticket.issued_at, data.lang, data.timezone),
   });
-  $("result-wait").textContent = `${t("Estimated wait")}: ${waitText(ticket.estimated_wait_minutes)}`;
+  $("result-wait").textContent = `${t("Estimated wait")}: ${waitText(ticket.estimated_wait_minutes, ticket.served)}`;
   const qr = $("result-qr");
   qr.dataset.page = ticket.links.page;
   if (autoPrint) {

@@ -64,7 +64,7 @@ function render(view) {
   if (queued) {
     $("position").textContent =
       view.position === 1 ? t("You are next") : nt("{n} person ahead of you", "{n} people ahead of you", view.position - 1);
-    $("wait").textContent = waitText(view.estimated_wait_minutes);
+    $("wait").textContent = waitText(view.estimated_wait_minutes, view.served);
   }
 
   const almost = isAlmost(view);

@@ -71,8 +71,10 @@ export function refusalText(result) {
   }
 }
 
-// "about 12 minutes", "less than a minute", or that nobody can say yet.
-export function waitText(minutes) {
+// "about 12 minutes", "less than a minute", or that nobody can say: no counter open for
+// the service (`served` false: the wait depends on when one opens), or no figure yet.
+export function waitText(minutes, served = true) {
+  if (served === false) return t("Not known until a counter opens");
   if (minutes === null || minutes === undefined) return t("Not known yet");
   if (minutes < 1) return t("Less than a minute");
   return nt("About {n} minute", "About {n} minutes", minutes);

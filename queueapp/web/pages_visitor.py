@@ -57,6 +57,7 @@ def _services(config: BranchConfig, snapshot: dict[str, Any]) -> list[dict[str, 
             "names": service.names,
             "waiting": live[service.letter]["waiting"],
             "estimated_wait_minutes": live[service.letter]["estimated_wait_minutes"],
+            "served": live[service.letter]["served"],
             "suspended": live[service.letter]["suspended"],
         }
         for service in config.services

@@ -249,3 +249,45 @@ def test_the_kiosk_tiles_fit_a_phone_sized_screen(new_page: NewPage, site: Site)
     assert min(box["height"] for box in boxes) >= 96  # twice the smallest target
     assert kiosk.evaluate("document.documentElement.scrollWidth") <= 390
 
+
+def test_a_service_no_open_counter_serves_says_so_until_one_opens(
+    new_page: NewPage, site: Site
+) -> None:
+    unserved = _("en", "No counter open for this service right now")
+    not_known = _("en", "Not known until a counter opens")
+    site.counter("4", "open")  # serves C and D
+    kiosk = paired_kiosk(new_page, site, 1080, 1920)
+    display = new_page(viewport={"width": 1920, "height": 1080})
+    display.goto(f"{site.url}/b/demo/display?sound=off&lang2=none")
+    payments_row = display.locator("#services .service").first
+
+    def note(letter: str) -> Any:
+        return kiosk.locator(f'[data-letter="{letter}"] .service-unserved')
+
+    expect(note("A")).to_have_text(unserved)
+    expect(note("A")).to_be_visible()
+    expect(note("C")).to_be_hidden()
+    expect(kiosk.locator('[data-letter="A"] .service-wait')).to_have_text("0 waiting")
+    expect(kiosk.locator('[data-letter="C"] .service-wait')).to_have_text(
+        "0 waiting · less than a minute"
+    )
+    expect(payments_row).to_contain_text(_("en", "No counter open"))
+
+    kiosk.get_by_role("button", name=re.compile(service_name("A", "en"))).click()
+    expect(kiosk.locator("#details-unserved")).to_be_visible()
+    kiosk.get_by_role("button", name="Get a ticket").click()  # still issued: it waits outside
+    expect(kiosk.locator("#result-wait")).to_have_text(f"Estimated wait: {not_known}")
+    source = kiosk.locator("#result-qr").get_attribute("src")
+    assert source is not None
+    phone = new_page(**PHONE)
+    phone.goto(site.url + source.removesuffix("/qr.svg"))
+    expect(phone.locator("#status-title")).to_have_text("Please wait")
+    expect(phone.locator("#wait")).to_have_text(not_known)
+    kiosk.get_by_role("button", name="Done").click()
+
+    site.counter("1", "open")  # serves A and B: the screens follow the live feed
+
+    expect(note("A")).to_be_hidden()
+    expect(kiosk.locator('[data-letter="A"] .service-wait')).to_have_text(re.compile("about"))
+    expect(payments_row).not_to_contain_text(_("en", "No counter open"))
+    expect(phone.locator("#status-title")).to_have_text("Please enter now")

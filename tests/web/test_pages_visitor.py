@@ -401,6 +401,52 @@ async def test_bad_join_fields_are_refused_as_json(client: httpx.AsyncClient) ->
             assert refused(response, 422) == "invalid_body"
 
 
+# A service nobody serves ------------------------------------------------------------
+
+
+UNSERVED = "No counter open for this service right now"
+
+
+async def test_the_kiosk_marks_the_services_no_open_counter_serves(
+    app: Starlette, api: Api
+) -> None:
+    await api.ok("3", "open")  # serves B and C
+    kiosk, _ = await paired_kiosk(app)
+    async with kiosk:
+        page = (await kiosk.get(f"/b/{DEMO_ID}/kiosk?lang=bg")).text
+
+    tiles = re.findall(r'<div class="service( is-unserved)?" data-letter="([A-Z])"', page)
+    assert [(letter, bool(unserved)) for unserved, letter in tiles] == [
+        ("A", True),
+        ("B", False),
+        ("C", False),
+        ("D", True),
+    ]
+    assert text("bg", UNSERVED) in page
+    data = json.loads(re.search(r'id="kiosk-data" type="application/json">(.*?)</script>', page)[1])
+    assert [(s["letter"], s["served"]) for s in data["services"]] == [
+        ("A", False),
+        ("B", True),
+        ("C", True),
+        ("D", False),
+    ]
+
+
+async def test_the_join_page_says_which_services_no_open_counter_serves(
+    app: Starlette, api: Api
+) -> None:
+    await api.ok("4", "open")  # serves C and D
+    async with visitor(app) as phone:
+        page = (await phone.get(f"/b/{DEMO_ID}/join?lang=cs")).text
+
+    notes = {
+        letter: text("cs", UNSERVED) in choice
+        for letter, choice in re.findall(r'value="([A-Z])" required>(.*?)</label>', page, re.S)
+    }
+    assert notes == {"A": True, "B": True, "C": False, "D": False}
+    assert text("cs", "less than a minute") in page  # C and D: nobody waits, a counter is open
+
+
 # Every visitor string is translated ---------------------------------------------------
 
 _QUOTED = r'"((?:[^"\\]|\\.)*)"'
