@@ -214,6 +214,13 @@ def _phone_ticket(scene: Scene, which: str) -> bytes:
         return _settle(page)
 
 
+def phone_join(scene: Scene) -> bytes:
+    """At the quieter branch, where counters 1 and 2 are open: C and D have nobody to serve them."""
+    with scene.page(**PHONE) as page:
+        scene.open(page, "/b/riverside/join")
+        return _settle(page)
+
+
 def phone_waiting(scene: Scene) -> bytes:
     return _phone_ticket(scene, "waiting")
 
@@ -327,6 +334,7 @@ SHOTS = [
     Shot("kiosk-start", "the door kiosk, choosing a service", kiosk_start),
     Shot("kiosk-result", "the door kiosk after issuing a ticket", kiosk_result),
     Shot("ticket-printed", "the printed ticket, 80 mm paper", printed_ticket),
+    Shot("phone-join", "joining from a phone, two services with no counter open", phone_join),
     Shot("phone-ticket-waiting", "a visitor's ticket page on a phone, waiting", phone_waiting),
     Shot("phone-ticket-called", "a visitor's ticket page on a phone, called", phone_called),
     Shot("display-landscape", "the wall display, 1920 x 1080", display_landscape),
