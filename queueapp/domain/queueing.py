@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable
+from dataclasses import dataclass
 from datetime import datetime
 
 from queueapp.domain import capacity
@@ -134,23 +135,53 @@ def people_ahead(state: BranchState) -> dict[str, int]:
     return ahead
 
 
-def minutes_per_visit(state: BranchState, service: str) -> float:
+DEFAULT_MINUTES_PER_VISIT = 6.0
+"""For a ticket of a service the configuration no longer has."""
+
+
+@dataclass(frozen=True, slots=True)
+class Pace:
+    """How fast each service's queue moves now: minutes a visit takes, and counters serving it.
+
+    Worked out in one pass over the day's tickets for every service at once:
+    a snapshot needs it for each service, and a branch's phones each need it
+    on every change, so reading the day once per figure would cost a pass
+    per service and per phone.
+    """
+
+    minutes: dict[str, float]
     """Today's mean visit length once three visits are done, else the configured guess."""
-    durations = [
-        t.finished_at - t.started_at
-        for t in state.tickets.values()
-        if t.service == service and t.status is Status.DONE and t.started_at and t.finished_at
-    ]
-    if len(durations) >= 3:
-        return max(0.5, sum(durations) / len(durations) / 60)
-    configured = state.require_config().service(service)
-    return configured.minutes_per_visit if configured else 6.0
+    servers: dict[str, int]
+    """Open counters that serve each service; a service missing here has none."""
+
+    def served(self, service: str) -> bool:
+        return self.servers.get(service, 0) > 0
+
+    def wait_minutes(self, service: str, ahead: int) -> int | None:
+        """Minutes until someone with ``ahead`` people before them is called; None if
+        nobody serves the service now (nobody can say how long until a counter opens)."""
+        servers = self.servers.get(service, 0)
+        if servers == 0:
+            return None
+        minutes = self.minutes.get(service, DEFAULT_MINUTES_PER_VISIT)
+        return math.ceil(ahead * minutes / servers)
 
 
-def estimated_wait_minutes(state: BranchState, service: str, ahead: int) -> int | None:
-    """Minutes until someone with ``ahead`` people before them is called; None if nobody serves."""
+def pace(state: BranchState) -> Pace:
     config = state.require_config()
-    servers = sum(1 for c in state.open_counters if service in config.services_of(c.id))
-    if servers == 0:
-        return None
-    return math.ceil(ahead * minutes_per_visit(state, service) / servers)
+    durations: dict[str, list[float]] = {}
+    for t in state.tickets.values():
+        if t.status is Status.DONE and t.started_at and t.finished_at:
+            durations.setdefault(t.service, []).append(t.finished_at - t.started_at)
+    minutes = {}
+    for service in config.services:
+        done = durations.get(service.letter, [])
+        measured = len(done) >= 3
+        minutes[service.letter] = (
+            max(0.5, sum(done) / len(done) / 60) if measured else service.minutes_per_visit
+        )
+    servers: dict[str, int] = {}
+    for counter in state.open_counters:
+        for letter in set(config.services_of(counter.id)):
+            servers[letter] = servers.get(letter, 0) + 1
+    return Pace(minutes, servers)

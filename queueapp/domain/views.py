@@ -13,12 +13,7 @@ from typing import Any
 
 from queueapp.domain import capacity
 from queueapp.domain.config import Suspension
-from queueapp.domain.queueing import (
-    ahead_of,
-    current_limit,
-    estimated_wait_minutes,
-    served_letters,
-)
+from queueapp.domain.queueing import Pace, ahead_of, current_limit, pace
 from queueapp.domain.state import INSIDE, QUEUED, BranchState, Status, Ticket
 
 
@@ -32,7 +27,7 @@ def branch_snapshot(state: BranchState, now: datetime) -> dict[str, Any]:
     """
     config = state.require_config()
     limit = current_limit(state, now)
-    served = served_letters(state.open_counters, config)
+    moving = pace(state)
     inside = state.inside
     tickets = state.tickets.values()
     counts = Counter((t.service, t.status) for t in tickets)
@@ -62,12 +57,10 @@ def branch_snapshot(state: BranchState, now: datetime) -> dict[str, Any]:
                 "names": service.names,
                 "waiting": counts[service.letter, Status.WAITING],
                 "inside": counts[service.letter, Status.ADMITTED],
-                "estimated_wait_minutes": estimated_wait_minutes(
-                    state,
-                    service.letter,
-                    sum(counts[service.letter, status] for status in QUEUED),
+                "estimated_wait_minutes": moving.wait_minutes(
+                    service.letter, sum(counts[service.letter, status] for status in QUEUED)
                 ),
-                "served": service.letter in served,
+                "served": moving.served(service.letter),
                 "suspended": _suspension(service.suspended),
             }
             for service in config.services
@@ -100,11 +93,15 @@ def branch_summary(snapshot: dict[str, Any]) -> dict[str, Any]:
 
 
 def ticket_view(
-    state: BranchState, ticket: Ticket, ahead: dict[str, int] | None = None
+    state: BranchState,
+    ticket: Ticket,
+    ahead: dict[str, int] | None = None,
+    moving: Pace | None = None,
 ) -> dict[str, Any]:
     """Only what concerns this visitor: their status, place, wait and counter.
 
-    ``ahead`` is :func:`people_ahead` of the state, when the caller builds many views at once.
+    ``ahead`` (:func:`people_ahead`) and ``moving`` (:func:`pace`) of the state are
+    given by a caller that builds many views of one state at once.
     """
     config = state.require_config()
     service = config.service(ticket.service)
@@ -115,6 +112,8 @@ def ticket_view(
         before = ahead_of(state, ticket)
     else:
         before = ahead[ticket.number]
+    if moving is None:
+        moving = pace(state)
     return {
         "number": ticket.number,
         "branch": state.branch,
@@ -128,10 +127,8 @@ def ticket_view(
         "status": ticket.status.value,
         "issued_at": ticket.issued_at,
         "position": before + 1 if queued else None,
-        "estimated_wait_minutes": estimated_wait_minutes(state, ticket.service, before)
-        if queued
-        else None,
-        "served": ticket.service in served_letters(state.open_counters, config),
+        "estimated_wait_minutes": moving.wait_minutes(ticket.service, before) if queued else None,
+        "served": moving.served(ticket.service),
         "counter": ticket.counter if ticket.status in (Status.CALLED, Status.SERVING) else None,
         "grace_deadline": _grace_deadline(state, ticket),
         "can_delay": ticket.status is Status.WAITING and not ticket.delayed,

@@ -27,7 +27,7 @@ from typing import Any
 from queueapp.domain import events as ev
 from queueapp.domain.capacity import local_day
 from queueapp.domain.errors import NotFound
-from queueapp.domain.queueing import people_ahead
+from queueapp.domain.queueing import Pace, pace, people_ahead
 from queueapp.domain.state import BranchState, apply_all
 from queueapp.domain.views import branch_snapshot, public_event, ticket_view
 from queueapp.service.branches import BranchService, parse_token
@@ -129,6 +129,11 @@ class Subscriber:
         return self._messages.popleft()
 
 
+def _ticket_message(version: int, view: str) -> str:
+    """A ticket feed's message around an encoded view, as :func:`encode` would write it."""
+    return f'{{"type":"ticket","version":{version},"ticket":{view}}}'
+
+
 def _wake(waiter: asyncio.Future[None]) -> None:
     if not waiter.done():
         waiter.set_result(None)
@@ -150,18 +155,23 @@ class _Channel:
     displays: set[Subscriber] = field(default_factory=set)
     tickets: dict[str, _Watchers] = field(default_factory=dict)
     lock: asyncio.Lock = field(default_factory=asyncio.Lock)
-    _ahead: tuple[BranchState, dict[str, int]] | None = None
+    _queue: tuple[BranchState, dict[str, int], Pace] | None = None
 
-    def ahead(self) -> dict[str, int]:
-        """:func:`people_ahead` of the current state, worked out once per state.
+    def ticket_view(self, number: str) -> tuple[int, str]:
+        """One ticket's view of the current state, encoded, and the state's version."""
+        state = self.state
+        if self._queue is None or self._queue[0] is not state:
+            # What every view of this state shares, worked out once per state: built
+            # view by view it costs a pass over the day's tickets each, and all of a
+            # branch's phones need a view on every change (or, after a Wi-Fi drop,
+            # all at once).
+            self._queue = (state, people_ahead(state), pace(state))
+        _, ahead, moving = self._queue
+        view = ticket_view(state, state.tickets[number], ahead, moving)
+        return view.pop("version"), encode(view)
 
-        Every ticket view needs its place in the queue; counting it ticket by
-        ticket costs a pass over the day's tickets each, and 300 phones
-        returning at once after a Wi-Fi drop would make that 300 passes.
-        """
-        if self._ahead is None or self._ahead[0] is not self.state:
-            self._ahead = (self.state, people_ahead(self.state))
-        return self._ahead[1]
+    def ticket_message(self, number: str) -> str:
+        return _ticket_message(*self.ticket_view(number))
 
 
 class Hub:
@@ -228,9 +238,9 @@ class Hub:
         if ticket is None:
             raise NotFound("unknown_ticket", "There is no such ticket today.")
         number = ticket.number
-        subscriber = Subscriber(lambda: self._ticket_message(channel, number))
+        subscriber = Subscriber(lambda: channel.ticket_message(number))
         channel.tickets.setdefault(number, _Watchers()).subscribers.add(subscriber)
-        return subscriber, self._ticket_message(channel, number)
+        return subscriber, channel.ticket_message(number)
 
     def forget_ticket(self, token: str, subscriber: Subscriber) -> None:
         branch, _ = parse_token(token)
@@ -317,15 +327,12 @@ class Hub:
             subscriber.offer(message)
         if not channel.tickets:
             return
-        ahead = channel.ahead()
         for number, watchers in channel.tickets.items():
-            view = ticket_view(state, state.tickets[number], ahead)
-            version = view.pop("version")
-            unchanged = encode(view)
-            if unchanged == watchers.last:
+            version, view = channel.ticket_view(number)
+            if view == watchers.last:
                 continue
-            watchers.last = unchanged
-            update = encode({"type": "ticket", "version": version, "ticket": view})
+            watchers.last = view
+            update = _ticket_message(version, view)
             for subscriber in watchers.subscribers:
                 subscriber.offer(update)
 
@@ -352,8 +359,3 @@ class Hub:
                 "snapshot": branch_snapshot(state, self.service.clock()),
             }
         )
-
-    def _ticket_message(self, channel: _Channel, number: str) -> str:
-        state = channel.state
-        view = ticket_view(state, state.tickets[number], channel.ahead())
-        return encode({"type": "ticket", "version": view.pop("version"), "ticket": view})
