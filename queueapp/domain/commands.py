@@ -84,6 +84,26 @@ class AdjustOccupancy:
 
 
 @dataclass(frozen=True, slots=True)
+class RecordAccess:
+    """Put a change to who or what may act in the branch on its record.
+
+    ``subject`` is a bearer token, a paired device or a console account, named
+    by ``id`` (a token's id, a device's id, a username) and described by its
+    ``label``, device ``kind``, ``role`` and ``branches``: never by a secret.
+    The change itself is made elsewhere; the branch's log is its audit trail.
+    Like any decision, it is followed by the admissions the clock has made room for.
+    """
+
+    subject: str
+    action: str
+    id: str
+    label: str = ""
+    kind: str = ""
+    role: str = ""
+    branches: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
 class Tick:
     """Time passed: expire grace times, follow scheduled rules, admit."""
 
@@ -100,7 +120,15 @@ Command = (
     | CounterAction
     | Transfer
     | AdjustOccupancy
+    | RecordAccess
     | Tick
 )
 
 COUNTER_ACTIONS = ("recall", "start", "done", "no-show")
+
+ACCESS_ACTIONS = {
+    "token": ("created", "revoked"),
+    "device": ("created", "paired", "revoked"),
+    "user": ("created", "disabled", "enabled", "password_changed", "role_changed"),
+}
+"""What can happen to each kind of subject of :class:`RecordAccess`."""

@@ -28,6 +28,8 @@ from queueapp.domain.state import (
 
 MAX_ADJUSTMENT = 50
 MAX_REASON = 200
+MAX_ACCESS_TEXT = 100
+"""The longest id, label, kind or role an access record keeps (labels are at most 100)."""
 
 
 def decide(state: BranchState, command: cmd.Command, now: datetime) -> list[ev.Event]:
@@ -67,6 +69,8 @@ def _decide(state: BranchState, command: cmd.Command, now: datetime) -> list[ev.
             return _adjust(state, delta, reason, at)
         case cmd.ApplyConfig(config):
             return _apply_config(state, config, at)
+        case cmd.RecordAccess():
+            return [_record_access(command, at)]
         case cmd.Tick():
             return _expire(state, at)
     raise TypeError(f"not a command: {command!r}")
@@ -301,6 +305,25 @@ def _adjust(state: BranchState, delta: int, reason: str, at: float) -> list[ev.E
             f"Only {state.adjustment} people without a ticket are counted inside.",
         )
     return [ev.OccupancyAdjusted(at=at, delta=delta, reason=reason)]
+
+
+def _record_access(command: cmd.RecordAccess, at: float) -> ev.AccessChanged:
+    """The record of an access change, once it names a known change of a known subject."""
+    if command.action not in cmd.ACCESS_ACTIONS.get(command.subject, ()):
+        raise Invalid("invalid_access_change", f"A {command.subject} cannot be {command.action}.")
+    texts = (command.id, command.label, command.kind, command.role, *command.branches)
+    if not command.id or any(len(text) > MAX_ACCESS_TEXT for text in texts):
+        raise Invalid("invalid_access_change", "An access change names its subject briefly.")
+    return ev.AccessChanged(
+        at=at,
+        subject=command.subject,
+        action=command.action,
+        id=command.id,
+        label=command.label,
+        kind=command.kind,
+        role=command.role,
+        branches=command.branches,
+    )
 
 
 def _apply_config(state: BranchState, config: BranchConfig, at: float) -> list[ev.Event]:

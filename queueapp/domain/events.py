@@ -134,6 +134,25 @@ class OccupancyAdjusted(Event):
     type: ClassVar[str] = "occupancy_adjusted"
 
 
+@dataclass(frozen=True, slots=True)
+class AccessChanged(Event):
+    """A token, device or account of the branch changed (see ``commands.RecordAccess``).
+
+    It changes nothing in the queue; it is here so that the day's log, which
+    is the branch's audit trail, also says who gave or took away access.
+    Public feeds show only that it happened (``views.public_event``).
+    """
+
+    subject: str
+    action: str
+    id: str
+    label: str = ""
+    kind: str = ""
+    role: str = ""
+    branches: tuple[str, ...] = ()
+    type: ClassVar[str] = "access_changed"
+
+
 _TYPES: dict[str, type[Event]] = {
     cls.type: cls
     for cls in (
@@ -152,6 +171,7 @@ _TYPES: dict[str, type[Event]] = {
         TicketTransferred,
         CounterChanged,
         OccupancyAdjusted,
+        AccessChanged,
     )
 }
 
@@ -160,7 +180,9 @@ def to_dict(event: Event) -> dict[str, Any]:
     data: dict[str, Any] = {"type": event.type}
     for f in fields(event):
         value = getattr(event, f.name)
-        data[f.name] = dump_config(value) if isinstance(value, BranchConfig) else value
+        if isinstance(value, BranchConfig):
+            value = dump_config(value)
+        data[f.name] = list(value) if isinstance(value, tuple) else value
     return data
 
 
@@ -170,4 +192,6 @@ def from_dict(data: dict[str, Any]) -> Event:
     values = {f.name: data[f.name] for f in fields(cls) if f.name in data}
     if "config" in values:
         values["config"] = parse_config(values["config"])
+    if "branches" in values:
+        values["branches"] = tuple(values["branches"])
     return cls(**values)

@@ -265,3 +265,6 @@ class _Fold:
 
     def _on_occupancy_adjusted(self, event: ev.OccupancyAdjusted) -> None:
         self.adjustment += event.delta
+
+    def _on_access_changed(self, event: ev.AccessChanged) -> None:
+        """Nothing in the queue changes: the log keeps the record, the version counts it."""

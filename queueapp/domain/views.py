@@ -13,6 +13,7 @@ from typing import Any
 
 from queueapp.domain import capacity
 from queueapp.domain.config import Suspension
+from queueapp.domain.events import AccessChanged
 from queueapp.domain.queueing import Pace, ahead_of, current_limit, pace
 from queueapp.domain.state import INSIDE, QUEUED, BranchState, Status, Ticket
 
@@ -172,5 +173,12 @@ _PRIVATE_FIELDS = ("token", "idempotency_key", "fingerprint", "config", "by")
 
 
 def public_event(data: dict[str, Any]) -> dict[str, Any]:
-    """An event as displays may see it: no visitor's token, no configuration body."""
+    """An event as displays may see it: no visitor's token, no configuration body.
+
+    Of an access change only that one happened, and when: it keeps its place
+    in the feed's numbering, but who changed which token, screen or account
+    is for managers.
+    """
+    if data.get("type") == AccessChanged.type:
+        return {"type": data["type"], "at": data["at"]}
     return {key: value for key, value in data.items() if key not in _PRIVATE_FIELDS}

@@ -538,3 +538,47 @@ def test_a_raised_limit_admits_at_once(new_branch: NewBranch) -> None:
     second = branch.issue("A")
     branch.apply_config(capacity={"default": {"people_per_counter": 2}})
     assert branch.admitted_now() == [second]
+
+
+# -- access records -----------------------------------------------------------
+
+
+def test_an_access_change_is_recorded_and_changes_no_queue(new_branch: NewBranch) -> None:
+    branch = new_branch()
+    branch.open("1")
+    branch.issue("A")
+    before = branch.state
+    change = cmd.RecordAccess("device", "created", "a1b2c3", label="Front door", kind="kiosk")
+
+    events = branch.do(change)
+
+    assert events == [
+        ev.AccessChanged(
+            at=branch.now.timestamp(),
+            subject="device",
+            action="created",
+            id="a1b2c3",
+            label="Front door",
+            kind="kiosk",
+        )
+    ]
+    assert branch.state.version == before.version + 1
+    assert (branch.state.tickets, branch.state.counters) == (before.tickets, before.counters)
+    assert ev.from_dict(ev.to_dict(events[0])) == events[0]
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        cmd.RecordAccess("token", "paired", "a1b2c3d4e5f6"),
+        cmd.RecordAccess("printer", "created", "p1"),
+        cmd.RecordAccess("user", "created", ""),
+        cmd.RecordAccess("user", "created", "ada", label="x" * 101),
+        cmd.RecordAccess("token", "created", "a1b2c3d4e5f6", branches=("x" * 101,)),
+    ],
+)
+def test_a_malformed_access_change_is_refused(
+    new_branch: NewBranch, change: cmd.RecordAccess
+) -> None:
+    branch = new_branch()
+    assert branch.refuse(change).code == "invalid_access_change"

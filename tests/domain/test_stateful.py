@@ -605,6 +605,27 @@ class BranchMachine(RuleBasedStateMachine):
         else:
             assert self.primary(self.attempt(cmd.ApplyConfig(config))) == []
 
+    @rule(
+        subject=st.sampled_from([*cmd.ACCESS_ACTIONS, "printer"]),
+        pick=st.integers(0, 9),
+        label=st.sampled_from(["", "front door", "x" * 101]),
+    )
+    def record_access(self, subject: str, pick: int, label: str) -> None:
+        """A token, device or account changed: recorded, and nothing else happens but admissions."""
+        self.begin()
+        actions = cmd.ACCESS_ACTIONS.get(subject, ("created",))
+        before = self.state
+        result = self.attempt(
+            cmd.RecordAccess(subject, actions[pick % len(actions)], f"id-{pick}", label=label)
+        )
+        if isinstance(result, DomainError):
+            assert result.code == "invalid_access_change"
+            assert subject not in cmd.ACCESS_ACTIONS or len(label) > 100
+            return
+        assert [e.type for e in self.primary(result)] == [ev.AccessChanged.type]
+        recorded = self.fold_primary(before, result)
+        assert replace(recorded, version=before.version) == before
+
     @rule(seconds=st.integers(1, 400))
     def wait(self, seconds: int) -> None:
         self.begin()
