@@ -10,6 +10,7 @@ again during a test: time only moves when a test advances the clock.
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from contextlib import AsyncExitStack
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -17,11 +18,13 @@ from typing import Any
 
 import httpx
 import pytest
+from browsers import PASSWORD, PEOPLE, Browser, sign_in
 from starlette.applications import Starlette
 
 from queueapp.demo import DEMO_ID, demo_config
 from queueapp.domain.config import BranchConfig, dump_config, parse_config
 from queueapp.domain.views import ticket_summary
+from queueapp.service import accounts
 from queueapp.service.access import create_token
 from queueapp.service.branches import BranchService
 from queueapp.settings import Settings
@@ -220,3 +223,36 @@ async def client(app: Starlette) -> AsyncIterator[httpx.AsyncClient]:
 @pytest.fixture
 def api(app: Starlette, client: httpx.AsyncClient, tokens: Tokens) -> Api:
     return Api(app, client, tokens)
+
+
+@pytest.fixture
+def cheap_hashing(monkeypatch: pytest.MonkeyPatch) -> None:
+    """scrypt at a sixteenth of its cost, for tests that sign in a lot (test_accounts
+    checks the real parameters)."""
+    monkeypatch.setattr(accounts, "SCRYPT_N", 2**10)
+
+
+@pytest.fixture
+async def people(app: Starlette) -> None:
+    """The accounts of :data:`browsers.PEOPLE`, all with :data:`browsers.PASSWORD`."""
+    for name, (role, branches) in PEOPLE.items():
+        await accounts.create_user(app.state.store, name, role, branches, PASSWORD)
+
+
+@pytest.fixture
+async def browser(app: Starlette) -> AsyncIterator[Browser]:
+    """Opens browsers (clients with their own cookie jars); ``browser("sam")`` is signed in."""
+    async with AsyncExitStack() as stack:
+
+        async def open_browser(
+            user: str | None = None, address: str = "127.0.0.1"
+        ) -> httpx.AsyncClient:
+            transport = httpx.ASGITransport(app=app, client=(address, 40000))
+            client = httpx.AsyncClient(transport=transport, base_url="http://test")
+            await stack.enter_async_context(client)
+            if user is not None:
+                response = await sign_in(client, user)
+                assert response.status_code == 303, response.text
+            return client
+
+        yield open_browser

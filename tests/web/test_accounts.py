@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 import httpx
 import pytest
+from browsers import PASSWORD, Browser, csrf_headers
 
 from queueapp.cli import main
 from queueapp.service import accounts
@@ -18,9 +19,6 @@ from queueapp.store import open_store
 
 if TYPE_CHECKING:
     from tests.web.conftest import Api
-
-PASSWORD = "correct horse battery"
-
 
 # Hashing -----------------------------------------------------------------------
 
@@ -289,28 +287,24 @@ async def test_a_manager_changes_accounts_of_their_branches_only(api: Api) -> No
 
 
 @pytest.mark.anyio
-async def test_nobody_changes_their_own_role_or_disables_themselves(api: Api) -> None:
+async def test_nobody_changes_their_own_role_or_disables_themselves(
+    api: Api, browser: Browser
+) -> None:
     await _people(api)
-    transport = httpx.ASGITransport(app=api.app)
-    async with httpx.AsyncClient(transport=transport, base_url="http://test") as alice:
-        page = await alice.get("/login")
-        nonce = page.text.split('name="nonce" value="')[1].split('"')[0]
-        form = {"username": "alice", "password": PASSWORD, "nonce": nonce}
-        assert (await alice.post("/login", data=form)).status_code == 303
-        page = await alice.get("/login")
-        csrf = {"X-CSRF-Token": page.text.split('name="csrf-token" content="')[1].split('"')[0]}
+    alice = await browser("alice")
+    csrf = await csrf_headers(alice)
 
-        async def patch(**body: Any) -> httpx.Response:
-            return await alice.patch("/api/v1/users/alice", json=body, headers=csrf)
+    async def patch(**body: Any) -> httpx.Response:
+        return await alice.patch("/api/v1/users/alice", json=body, headers=csrf)
 
-        assert api.refused(await patch(role="staff"), 403) == "own_account"
-        assert api.refused(await patch(disabled=True), 403) == "own_account"
-        assert api.refused(await patch(password="new passphrase"), 403) == "wrong_password"
-        wrong = await patch(password="new passphrase", current_password="not it at all")
-        assert api.refused(wrong, 403) == "wrong_password"
-        changed = await patch(password="new passphrase", current_password=PASSWORD)
-        assert changed.status_code == 200, changed.text
-        assert (await patch(role="manager", branches=["demo"])).status_code == 401  # signed out
+    assert api.refused(await patch(role="staff"), 403) == "own_account"
+    assert api.refused(await patch(disabled=True), 403) == "own_account"
+    assert api.refused(await patch(password="new passphrase"), 403) == "wrong_password"
+    wrong = await patch(password="new passphrase", current_password="not it at all")
+    assert api.refused(wrong, 403) == "wrong_password"
+    changed = await patch(password="new passphrase", current_password=PASSWORD)
+    assert changed.status_code == 200, changed.text
+    assert (await patch(role="manager", branches=["demo"])).status_code == 401  # signed out
 
     assert await accounts.authenticate(api.app.state.store, "alice", "new passphrase")
 

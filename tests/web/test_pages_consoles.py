@@ -5,80 +5,34 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import AsyncIterator, Awaitable, Callable
-from contextlib import AsyncExitStack
 from html.parser import HTMLParser
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import httpx
 import pytest
-from starlette.applications import Starlette
+from browsers import Browser, csrf_headers
 
 from queueapp.demo import DEMO_ID, demo_config
 from queueapp.domain.config import dump_config
 from queueapp.i18n import catalog, parse_po
-from queueapp.service import accounts
 from queueapp.service.devices import pair_device, verify_device
 from queueapp.web import api_consoles, api_devices
 
 if TYPE_CHECKING:
     from tests.web.conftest import Api, FakeClock
 
-pytestmark = pytest.mark.anyio
+pytestmark = [pytest.mark.anyio, pytest.mark.usefixtures("cheap_hashing")]
 
 ROOT = Path(__file__).resolve().parents[2]
 TRANSLATED = ("cs", "bg", "vi")
-PASSWORD = "correct horse battery"
-PEOPLE = {
-    "alice": ("manager", [DEMO_ID]),
-    "sam": ("staff", [DEMO_ID]),
-    "nora": ("staff", ["north"]),
-    "nick": ("manager", ["north"]),
-    "root": ("admin", []),
-}
 PAGES = ["/staff", "/staff/door", "/manage", f"/manage/{DEMO_ID}"]
 
-Browser = Callable[..., Awaitable[httpx.AsyncClient]]
-
-
-@pytest.fixture(autouse=True)
-def cheap_hashing(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(accounts, "SCRYPT_N", 2**10)
-
 
 @pytest.fixture
-async def people(app: Starlette) -> None:
-    for name, (role, branches) in PEOPLE.items():
-        await accounts.create_user(app.state.store, name, role, branches, PASSWORD)
-
-
-@pytest.fixture
-async def browser(app: Starlette, people: None) -> AsyncIterator[Browser]:
-    """Opens browsers with their own cookie jars; ``browser("sam")`` signs in through /login."""
-    async with AsyncExitStack() as stack:
-
-        async def open_browser(user: str | None = None) -> httpx.AsyncClient:
-            transport = httpx.ASGITransport(app=app)
-            client = httpx.AsyncClient(transport=transport, base_url="http://test")
-            await stack.enter_async_context(client)
-            if user is not None:
-                page = await client.get("/login")
-                nonce = re.search(r'name="nonce" value="([^"]+)"', page.text)
-                assert nonce is not None
-                form = {"username": user, "password": PASSWORD, "nonce": nonce.group(1)}
-                signed_in = await client.post("/login", data=form)
-                assert signed_in.status_code == 303, signed_in.text
-            return client
-
-        yield open_browser
-
-
-async def csrf_of(client: httpx.AsyncClient) -> dict[str, str]:
-    page = await client.get("/staff")
-    match = re.search(r'<meta name="csrf-token" content="([^"]+)">', page.text)
-    assert match is not None
-    return {"X-CSRF-Token": match.group(1)}
+def browser(browser: Browser, people: None) -> Browser:
+    """The consoles' browsers, with everyone's account made."""
+    return browser
 
 
 class _Page(HTMLParser):
@@ -291,7 +245,7 @@ async def test_the_audit_trail_says_who_did_what_and_when(
 ) -> None:
     sam = await browser("sam")
     opened = await sam.post(
-        f"/api/v1/branches/{DEMO_ID}/counters/2/open", headers=await csrf_of(sam)
+        f"/api/v1/branches/{DEMO_ID}/counters/2/open", headers=await csrf_headers(sam)
     )
     assert opened.status_code == 200, opened.text
     await api.issued("A")
@@ -366,7 +320,7 @@ async def test_the_preview_gives_the_engines_limits_without_saving(
     response = await alice.post(
         f"/api/v1/branches/{DEMO_ID}/capacity/preview",
         json={"capacity": capacity},
-        headers=await csrf_of(alice),
+        headers=await csrf_headers(alice),
     )
 
     assert response.status_code == 200, response.text
@@ -380,7 +334,7 @@ async def test_the_preview_gives_the_engines_limits_without_saving(
     asked = await alice.post(
         f"/api/v1/branches/{DEMO_ID}/capacity/preview",
         json={"capacity": {"default": {"people_per_counter": 2}}, "open_counters": 3},
-        headers=await csrf_of(alice),
+        headers=await csrf_headers(alice),
     )
     assert (asked.json()["limit"], asked.json()["in_force"]) == (6, "default")
     after = (await api.client.get(config_path, headers=api.auth("manager"))).json()
@@ -411,7 +365,7 @@ async def test_the_preview_is_for_managers_with_the_pages_token(api: Api, browse
     body = {"capacity": dump_config(demo_config())["capacity"]}
     alice, sam = await browser("alice"), await browser("sam")
     assert api.refused(await alice.post(path, json=body), 403) == "csrf_failed"
-    assert api.refused(await sam.post(path, json=body, headers=await csrf_of(sam)), 403)
+    assert api.refused(await sam.post(path, json=body, headers=await csrf_headers(sam)), 403)
     staff = await api.client.post(path, json=body, headers=api.auth("staff"))
     assert api.refused(staff, 403) == "forbidden"
 
@@ -421,7 +375,7 @@ async def test_the_preview_is_for_managers_with_the_pages_token(api: Api, browse
 
 async def test_a_manager_pairs_and_revokes_a_branchs_screens(api: Api, browser: Browser) -> None:
     alice = await browser("alice")
-    headers = await csrf_of(alice)
+    headers = await csrf_headers(alice)
     path = f"/api/v1/branches/{DEMO_ID}/devices"
 
     created = await alice.post(path, json={"kind": "kiosk", "label": " Entrance "}, headers=headers)
@@ -451,23 +405,23 @@ async def test_a_manager_pairs_and_revokes_a_branchs_screens(api: Api, browser: 
 async def test_devices_keep_to_their_branch(api: Api, browser: Browser) -> None:
     root, nick, sam = await browser("root"), await browser("nick"), await browser("sam")
     north = await root.post(
-        "/api/v1/branches/north/devices", json={"kind": "display"}, headers=await csrf_of(root)
+        "/api/v1/branches/north/devices", json={"kind": "display"}, headers=await csrf_headers(root)
     )
     north_id = north.json()["id"]
     demo_path = f"/api/v1/branches/{DEMO_ID}/devices"
 
     assert (await root.get(demo_path)).json()["devices"] == []
-    wrong_branch = await root.delete(f"{demo_path}/{north_id}", headers=await csrf_of(root))
+    wrong_branch = await root.delete(f"{demo_path}/{north_id}", headers=await csrf_headers(root))
     assert api.refused(wrong_branch, 404) == "unknown_device"
     assert api.refused(await nick.get(demo_path), 403) == "forbidden"
-    nick_delete = await nick.delete(f"{demo_path}/{north_id}", headers=await csrf_of(nick))
+    nick_delete = await nick.delete(f"{demo_path}/{north_id}", headers=await csrf_headers(nick))
     assert api.refused(nick_delete, 403) == "forbidden"
     assert api.refused(await sam.get(demo_path), 403) == "forbidden"
-    made = await sam.post(demo_path, json={"kind": "kiosk"}, headers=await csrf_of(sam))
+    made = await sam.post(demo_path, json={"kind": "kiosk"}, headers=await csrf_headers(sam))
     assert api.refused(made, 403) == "forbidden"
     unknown = await root.get("/api/v1/branches/nowhere/devices")
     assert api.refused(unknown, 404) == "unknown_branch"
-    bad = await root.post(demo_path, json={"kind": "printer"}, headers=await csrf_of(root))
+    bad = await root.post(demo_path, json={"kind": "printer"}, headers=await csrf_headers(root))
     assert api.refused(bad, 422) == "invalid_body"
     assert (await nick.get("/api/v1/branches/north/devices")).json()["devices"][0]["id"] == north_id
 
@@ -497,7 +451,7 @@ async def test_the_new_routes_refuse_strangers_staff_and_forged_posts(
         response = await stranger.request(method, _concrete(path))
         assert api.refused(response, 401) == "unauthorized", (method, path)
     for method, path in MANAGER_ONLY:
-        response = await sam.request(method, _concrete(path), headers=await csrf_of(sam))
+        response = await sam.request(method, _concrete(path), headers=await csrf_headers(sam))
         assert api.refused(response, 403) == "forbidden", (method, path)
         token = await api.client.request(method, _concrete(path), headers=api.auth("staff"))
         assert api.refused(token, 403) == "forbidden", (method, path)

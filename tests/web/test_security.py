@@ -11,12 +11,11 @@ from __future__ import annotations
 
 import asyncio
 import re
-from collections.abc import AsyncIterator, Awaitable, Callable
-from contextlib import AsyncExitStack
 from typing import TYPE_CHECKING, Any
 
 import httpx
 import pytest
+from browsers import PASSWORD, Browser, csrf_of, sign_in
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
@@ -32,9 +31,8 @@ from queueapp.web.sessions import SESSION_COOKIE, SESSION_SECONDS
 if TYPE_CHECKING:
     from tests.web.conftest import Api, FakeClock
 
-pytestmark = pytest.mark.anyio
+pytestmark = [pytest.mark.anyio, pytest.mark.usefixtures("cheap_hashing")]
 
-PASSWORD = "correct horse battery"
 DEMO = "demo"
 
 PUBLIC = {
@@ -77,73 +75,8 @@ BODIES: dict[str, Any] = {
     "/api/v1/branches/{branch}/config": {"id": DEMO},
 }
 
-ACCOUNTS = {
-    "alice": ("manager", [DEMO]),
-    "sam": ("staff", [DEMO]),
-    "dana": ("staff", [DEMO]),
-    "nora": ("staff", ["north"]),
-    "nick": ("manager", ["north"]),
-    "root": ("admin", []),
-}
 
-Browser = Callable[..., Awaitable[httpx.AsyncClient]]
-
-
-# Fixtures and helpers ----------------------------------------------------------
-
-
-@pytest.fixture(autouse=True)
-def cheap_hashing(monkeypatch: pytest.MonkeyPatch) -> None:
-    """scrypt at a sixteenth of its cost: these tests sign in a lot, and test_accounts
-    checks the real parameters."""
-    monkeypatch.setattr(accounts, "SCRYPT_N", 2**10)
-
-
-@pytest.fixture
-async def people(app: Starlette) -> None:
-    for name, (role, branches) in ACCOUNTS.items():
-        await accounts.create_user(app.state.store, name, role, branches, PASSWORD)
-
-
-@pytest.fixture
-async def browser(app: Starlette) -> AsyncIterator[Browser]:
-    """Opens browsers (clients with their own cookie jars); ``browser("sam")`` is signed in."""
-    async with AsyncExitStack() as stack:
-
-        async def open_browser(
-            user: str | None = None, address: str = "127.0.0.1"
-        ) -> httpx.AsyncClient:
-            transport = httpx.ASGITransport(app=app, client=(address, 40000))
-            client = httpx.AsyncClient(transport=transport, base_url="http://test")
-            await stack.enter_async_context(client)
-            if user is not None:
-                response = await sign_in(client, user)
-                assert response.status_code == 303, response.text
-            return client
-
-        yield open_browser
-
-
-async def sign_in(
-    client: httpx.AsyncClient, user: str, password: str = PASSWORD, next_path: str | None = None
-) -> httpx.Response:
-    """Open the sign-in page and post its form, as a browser does."""
-    page = await client.get("/login")
-    assert page.status_code == 200
-    nonce = re.search(r'name="nonce" value="([^"]+)"', page.text)
-    assert nonce is not None
-    form = {"username": user, "password": password, "nonce": nonce.group(1)}
-    if next_path is not None:
-        form["next"] = next_path
-    return await client.post("/login", data=form)
-
-
-async def csrf_of(client: httpx.AsyncClient) -> str:
-    """The CSRF token a page of this browser's session carries."""
-    page = await client.get("/login")
-    match = re.search(r'name="csrf-token" content="([^"]+)"', page.text)
-    assert match is not None, "the page has no CSRF token: not signed in?"
-    return match.group(1)
+# Helpers -----------------------------------------------------------------------
 
 
 def protected_routes(app: Starlette) -> list[tuple[str, str]]:
