@@ -19,21 +19,10 @@ from queueapp.demo import DEMO_ID, demo_config
 from queueapp.domain.config import ConfigError
 from queueapp.domain.errors import DomainError, NotFound
 from queueapp.service import accounts
-from queueapp.service.access import (
-    CACHE_SECONDS,
-    ROLES,
-    create_token,
-    list_tokens,
-    revoke_token,
-)
+from queueapp.service.access import CACHE_SECONDS, ROLES, TokenCache, list_tokens
+from queueapp.service.access_changes import CLI, AccessChanges
 from queueapp.service.branches import BranchService
-from queueapp.service.devices import (
-    KINDS,
-    create_device,
-    list_devices,
-    pairing_path,
-    revoke_device,
-)
+from queueapp.service.devices import KINDS, list_devices, pairing_path
 from queueapp.settings import DEFAULT_STORE, Settings
 from queueapp.store import EventStore, StoreError, open_store
 
@@ -165,6 +154,11 @@ def _with_store(settings: Settings, work: Callable[[EventStore], Awaitable[int]]
     return asyncio.run(run())
 
 
+def _access(store: EventStore) -> AccessChanges:
+    """Token, device and account changes, each on the record of its branches as made by ``cli``."""
+    return AccessChanges(BranchService(store), TokenCache(store))
+
+
 def _serve(args: argparse.Namespace) -> int:
     import uvicorn
 
@@ -209,8 +203,9 @@ async def _seed_demo(store: EventStore, args: argparse.Namespace) -> int:
     except NotFound:
         await service.save_config(demo_config(), actor="demo")
         password = secrets.token_urlsafe(9)
-        await accounts.create_user(store, "manager", "manager", [DEMO_ID], password)
-        device, code = await create_device(store, DEMO_ID, "kiosk", "demo kiosk")
+        access = _access(store)
+        await access.create_user(CLI, "manager", "manager", [DEMO_ID], password)
+        device, code = await access.create_device(CLI, DEMO_ID, "kiosk", "demo kiosk")
         kiosk = base + pairing_path(device, code) + "  (opens once; it pairs that browser)"
         login = f"{base}/login  as manager / {password}  (shown once)"
         print(f"queueapp: seeded demo branch '{DEMO_ID}'", file=sys.stderr)
@@ -232,7 +227,7 @@ def _token_create(args: argparse.Namespace) -> int:
         service = BranchService(store)
         for branch in args.branch:
             await service.config(branch)
-        token, token_id = await create_token(store, args.role, args.branch, args.label)
+        token, token_id = await _access(store).create_token(CLI, args.role, args.branch, args.label)
         print(token)
         print(f"queueapp: {args.role} token {token_id} created; keep it secret", file=sys.stderr)
         return 0
@@ -253,7 +248,7 @@ def _token_list(args: argparse.Namespace) -> int:
 
 def _token_revoke(args: argparse.Namespace) -> int:
     async def work(store: EventStore) -> int:
-        if not await revoke_token(store, args.id):
+        if await _access(store).revoke_token(CLI, args.id) is None:
             raise ValueError(f"no token with id {args.id!r} (see 'queueapp token list')")
         print(
             f"queueapp: token {args.id} revoked; running servers refuse it "
@@ -291,8 +286,8 @@ def _user_add(args: argparse.Namespace) -> int:
             raise ValueError(
                 f"there is already an account named {name!r} (see 'queueapp user list')"
             )
-        user = await accounts.create_user(
-            store, name, args.role, branches, _read_password(args, name)
+        user = await _access(store).create_user(
+            CLI, name, args.role, branches, _read_password(args, name)
         )
         print(f"queueapp: account {user.name} created ({_describe(user)})", file=sys.stderr)
         return 0
@@ -313,7 +308,7 @@ def _user_list(args: argparse.Namespace) -> int:
 
 def _user_switch(args: argparse.Namespace) -> int:
     async def work(store: EventStore) -> int:
-        user = await accounts.update_user(store, args.name, disabled=args.disabled)
+        user = await _access(store).update_user(CLI, args.name, disabled=args.disabled)
         state = "disabled: it cannot sign in" if user.disabled else "enabled"
         print(f"queueapp: account {user.name} {state}", file=sys.stderr)
         return 0
@@ -327,7 +322,7 @@ def _user_password(args: argparse.Namespace) -> int:
     async def work(store: EventStore) -> int:
         if await accounts.get_user(store, name) is None:
             raise ValueError(f"there is no account named {name!r} (see 'queueapp user list')")
-        await accounts.update_user(store, name, password=_read_password(args, name))
+        await _access(store).update_user(CLI, name, password=_read_password(args, name))
         print(f"queueapp: password of {name} changed; its sessions have ended", file=sys.stderr)
         return 0
 
@@ -337,7 +332,7 @@ def _user_password(args: argparse.Namespace) -> int:
 def _device_create(args: argparse.Namespace) -> int:
     async def work(store: EventStore) -> int:
         await BranchService(store).config(args.branch)
-        device, code = await create_device(store, args.branch, args.kind, args.label)
+        device, code = await _access(store).create_device(CLI, args.branch, args.kind, args.label)
         print(args.base_url.rstrip("/") + pairing_path(device, code))
         print(
             f"queueapp: {args.kind} {device.id} created; open the link on that screen "
@@ -363,7 +358,7 @@ def _device_list(args: argparse.Namespace) -> int:
 
 def _device_revoke(args: argparse.Namespace) -> int:
     async def work(store: EventStore) -> int:
-        if not await revoke_device(store, args.id):
+        if await _access(store).revoke_device(CLI, args.id) is None:
             raise ValueError(f"no device with id {args.id!r} (see 'queueapp device list')")
         print(f"queueapp: device {args.id} revoked", file=sys.stderr)
         return 0
@@ -378,7 +373,7 @@ def _branch_import(args: argparse.Namespace) -> int:
         raise ValueError(f"{args.file} is not valid YAML: {exc}") from None
 
     async def work(store: EventStore) -> int:
-        saved = await BranchService(store).save_config(config, actor="cli")
+        saved = await BranchService(store).save_config(config, actor=CLI)
         print(f"queueapp: branch '{saved.id}' saved (revision {saved.revision})", file=sys.stderr)
         return 0
 

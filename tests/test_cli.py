@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import io
 import json
 import re
 from pathlib import Path
+from typing import Any
 
 import pytest
 import uvicorn
@@ -16,8 +18,9 @@ from queueapp.configfile import read_config
 from queueapp.domain.config import dump_config
 from queueapp.service.access import Principal, verify_token
 from queueapp.service.accounts import authenticate
+from queueapp.service.branches import BranchService
 from queueapp.service.devices import pair_device
-from queueapp.store import open_store
+from queueapp.store import Stream, open_store
 
 RIVERSIDE_YAML = """\
 # Times are unquoted on purpose: YAML 1.1 would read 12:00 as 720.
@@ -300,3 +303,62 @@ def test_the_demo_seeds_once_with_a_kiosk_link_and_a_login(
 
     asyncio.run(check())
     assert len(served) == 2
+
+
+def todays_log(store_url: str, branch: str) -> list[dict[str, Any]]:
+    """The branch's event log of today, as stored."""
+
+    async def work() -> list[dict[str, Any]]:
+        store = await open_store(store_url)
+        try:
+            day = (await BranchService(store).state(branch)).day
+            return [e.data for e in await store.read(Stream(branch, day))]
+        finally:
+            await store.close()
+
+    return asyncio.run(work())
+
+
+def test_access_changes_from_the_command_line_are_on_record(
+    demo_store_url: str, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    url = ["--store", demo_store_url]
+    token = create_token(demo_store_url, capsys, "--role", "staff", "--branch", "demo")
+    assert main(["token", "list", *url]) == 0
+    token_id = capsys.readouterr().out.split()[0]
+    assert main(["token", "revoke", token_id, *url]) == 0
+    assert (
+        main(["device", "create", "--branch", "demo", "--kind", "display", "--label", "Hall", *url])
+        == 0
+    )
+    link = capsys.readouterr().out.strip()
+    device_id = link.split("pair=")[1].split(".")[0]
+    assert main(["device", "revoke", device_id, *url]) == 0
+    monkeypatch.setattr("sys.stdin", io.StringIO("correct horse battery\nanother passphrase\n"))
+    assert (
+        main(
+            ["user", "add", "ada", "--role", "staff", "--branch", "demo", "--password-stdin", *url]
+        )
+        == 0
+    )
+    assert main(["user", "disable", "ada", *url]) == 0
+    assert main(["user", "enable", "ada", *url]) == 0
+    assert main(["user", "password", "ada", "--password-stdin", *url]) == 0
+
+    log = todays_log(demo_store_url, "demo")
+
+    changes = [e for e in log if e["type"] == "access_changed"]
+    assert [(e["by"], e["subject"], e["action"], e["id"]) for e in changes] == [
+        ("cli", "token", "created", token_id),
+        ("cli", "token", "revoked", token_id),
+        ("cli", "device", "created", device_id),
+        ("cli", "device", "revoked", device_id),
+        ("cli", "user", "created", "ada"),
+        ("cli", "user", "disabled", "ada"),
+        ("cli", "user", "enabled", "ada"),
+        ("cli", "user", "password_changed", "ada"),
+    ]
+    assert (changes[2]["kind"], changes[2]["label"]) == ("display", "Hall")
+    stored = json.dumps(log)
+    for secret in (token, link.split("pair=")[1], "correct horse battery", "another passphrase"):
+        assert secret not in stored

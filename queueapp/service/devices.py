@@ -92,6 +92,11 @@ async def verify_device(store: EventStore, credential: str) -> Device | None:
     return _device(*found) if found is not None else None
 
 
+async def get_device(store: EventStore, device_id: str) -> Device | None:
+    document = await store.get_document(DEVICE_DOCS, device_id)
+    return None if document is None else _device(device_id, document)
+
+
 async def list_devices(store: EventStore) -> list[Device]:
     documents = await store.list_documents(DEVICE_DOCS)
     return sorted((_device(key, doc) for key, doc in documents.items()), key=lambda d: d.created_at)

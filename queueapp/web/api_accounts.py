@@ -18,7 +18,8 @@ from starlette.responses import JSONResponse
 from starlette.routing import BaseRoute, Route
 
 from queueapp.service import accounts
-from queueapp.service.access import Principal, TokenCache, create_token, list_tokens
+from queueapp.service.access import Principal, list_tokens
+from queueapp.service.access_changes import AccessChanges
 from queueapp.service.accounts import AccountError, User
 from queueapp.service.branches import BranchService
 from queueapp.store import EventStore
@@ -65,6 +66,10 @@ def manages(who: Principal, role: str, branches: list[str] | frozenset[str]) -> 
 
 def _store(request: Request) -> EventStore:
     return request.app.state.store  # type: ignore[no-any-return]
+
+
+def _access(request: Request) -> AccessChanges:
+    return request.app.state.access  # type: ignore[no-any-return]
 
 
 async def _check_branches(request: Request, branches: list[str]) -> None:
@@ -115,7 +120,9 @@ async def post_token(request: Request) -> JSONResponse:
     body = await read_model(request, TokenBody)
     branches = await _grantable(request, who, body.role, body.branches)
     try:
-        token, token_id = await create_token(_store(request), body.role, branches, body.label)
+        token, token_id = await _access(request).create_token(
+            who.name, body.role, branches, body.label
+        )
     except ValueError as exc:
         raise ApiError(422, "invalid_token", str(exc)) from None
     view = {"id": token_id, "role": body.role, "branches": branches, "label": body.label}
@@ -133,8 +140,7 @@ async def delete_token(request: Request) -> JSONResponse:
         raise ApiError(404, "unknown_token", f"There is no token {token_id!r}.")
     if not manages(who, found[0]["role"], found[0]["branches"]):
         raise _refuse(who, found[0]["role"])
-    tokens: TokenCache = request.app.state.tokens
-    await tokens.revoke(token_id)
+    await _access(request).revoke_token(who.name, token_id)
     return JSONResponse({"id": token_id, "revoked": True})
 
 
@@ -152,8 +158,8 @@ async def post_user(request: Request) -> JSONResponse:
     body = await read_model(request, NewUserBody)
     branches = await _grantable(request, who, body.role, body.branches)
     try:
-        user = await accounts.create_user(
-            _store(request), body.name, body.role, branches, body.password
+        user = await _access(request).create_user(
+            who.name, body.name, body.role, branches, body.password
         )
     except AccountError as exc:
         raise _account_error(exc) from None
@@ -183,8 +189,8 @@ async def patch_user(request: Request) -> JSONResponse:
     if body.branches is not None:
         await _check_branches(request, branches)
     try:
-        changed = await accounts.update_user(
-            store,
+        changed = await _access(request).update_user(
+            who.name,
             user.name,
             role=body.role,
             branches=branches if body.role is not None or body.branches is not None else None,

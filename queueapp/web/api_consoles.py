@@ -135,7 +135,9 @@ async def get_audit(request: Request) -> JSONResponse:
     """A day's events, newest first, with who caused each (``by``) and when (``at``).
 
     A configuration change says which sections it changed instead of carrying
-    the whole configuration.
+    the whole configuration. Changes to the branch's tokens, paired screens
+    and accounts are among them (``access_changed``, see
+    :mod:`queueapp.service.access_changes`), naming their subject, never a secret.
     """
     branch = request.path_params["branch"]
     await require(request, "manager", branch)

@@ -14,14 +14,9 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import BaseRoute, Route
 
+from queueapp.service.access_changes import AccessChanges
 from queueapp.service.branches import BranchService
-from queueapp.service.devices import (
-    Device,
-    create_device,
-    list_devices,
-    pairing_path,
-    revoke_device,
-)
+from queueapp.service.devices import Device, get_device, list_devices, pairing_path
 from queueapp.store import EventStore
 from queueapp.web.auth import require
 from queueapp.web.bodies import read_model
@@ -37,13 +32,17 @@ def _store(request: Request) -> EventStore:
     return request.app.state.store  # type: ignore[no-any-return]
 
 
-async def _branch(request: Request) -> str:
-    """The branch of the path, once the caller is known to manage it and it exists."""
+def _access(request: Request) -> AccessChanges:
+    return request.app.state.access  # type: ignore[no-any-return]
+
+
+async def _branch(request: Request) -> tuple[str, str]:
+    """The branch of the path and who asks, once they are known to manage it and it exists."""
     branch: str = request.path_params["branch"]
-    await require(request, "manager", branch)
+    who = await require(request, "manager", branch)
     service: BranchService = request.app.state.branches
     await service.config(branch)  # NotFound: 404 unknown_branch
-    return branch
+    return branch, who.name
 
 
 def _view(device: Device) -> dict[str, Any]:
@@ -59,15 +58,15 @@ def _view(device: Device) -> dict[str, Any]:
 
 
 async def get_devices(request: Request) -> JSONResponse:
-    branch = await _branch(request)
+    branch, _ = await _branch(request)
     devices = [d for d in await list_devices(_store(request)) if d.branch == branch]
     return JSONResponse({"devices": [_view(d) for d in devices]})
 
 
 async def post_device(request: Request) -> JSONResponse:
-    branch = await _branch(request)
+    branch, who = await _branch(request)
     body = await read_model(request, DeviceBody)
-    device, code = await create_device(_store(request), branch, body.kind, body.label.strip())
+    device, code = await _access(request).create_device(who, branch, body.kind, body.label.strip())
     path = pairing_path(device, code)
     # The pairing link is shown this once; nothing on the way should keep a copy.
     return JSONResponse(
@@ -82,12 +81,12 @@ async def post_device(request: Request) -> JSONResponse:
 
 
 async def delete_device(request: Request) -> JSONResponse:
-    branch = await _branch(request)
+    branch, who = await _branch(request)
     device_id = request.path_params["id"]
-    store = _store(request)
-    if not any(d.id == device_id and d.branch == branch for d in await list_devices(store)):
+    device = await get_device(_store(request), device_id)
+    if device is None or device.branch != branch:
         raise ApiError(404, "unknown_device", f"This branch has no device {device_id!r}.")
-    await revoke_device(store, device_id)
+    await _access(request).revoke_device(who, device_id)
     return JSONResponse({"id": device_id, "revoked": True})
 
 

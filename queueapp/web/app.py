@@ -15,6 +15,7 @@ from collections.abc import AsyncIterator
 from starlette.applications import Starlette
 
 from queueapp.service.access import TokenCache
+from queueapp.service.access_changes import AccessChanges
 from queueapp.service.branches import BranchService, Clock, utc_now
 from queueapp.service.hub import Hub
 from queueapp.service.ticker import Ticker
@@ -48,6 +49,7 @@ def create_app(settings: Settings | None = None, clock: Clock = utc_now) -> Star
         app.state.store = store
         app.state.branches = branches
         app.state.tokens = TokenCache(store)
+        app.state.access = AccessChanges(branches, app.state.tokens)
         hub = Hub(branches)
         app.state.hub = hub
         tasks = [

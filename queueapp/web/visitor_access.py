@@ -28,8 +28,9 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
 from queueapp.domain.state import FINAL, BranchState
+from queueapp.service.access_changes import AccessChanges
 from queueapp.service.branches import BranchService
-from queueapp.service.devices import Device, pair_device, verify_device
+from queueapp.service.devices import Device, verify_device
 from queueapp.service.joining import door_code_valid, remember_ticket, visitor_tokens
 from queueapp.service.keys import secret_key, sign, unsign
 from queueapp.store import EventStore
@@ -83,7 +84,8 @@ async def accept_pairing(request: Request, branch: str, kind: str) -> Response |
         return None
     clean = request.url.remove_query_params("pair")
     response = RedirectResponse(clean.path + (f"?{clean.query}" if clean.query else ""), 303)
-    paired = await pair_device(_store(request), code)
+    access: AccessChanges = request.app.state.access
+    paired = await access.pair_device(code)
     if paired is not None and paired[0].branch == branch and paired[0].kind == kind:
         renew_device_cookie(request, response, paired[1])
     return response
