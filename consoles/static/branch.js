@@ -271,7 +271,40 @@ const COUNTER_CHANGES = {
   closed: (e) => t("closed counter {counter}", e),
 };
 
+// Access changes name their subject ("queue board (1a2b3c4d5e6f)", "Entrance (Kiosk a1b2c3)",
+// "kim") and what it may do ("Staff of demo").
+function accessSubject(e) {
+  if (e.subject === "user") return e.id;
+  const id = e.subject === "device" ? `${(KINDS[e.kind] || (() => e.kind))()} ${e.id}` : e.id;
+  return e.label ? `${e.label} (${id})` : id;
+}
+
+function accessScope(e) {
+  const branches = e.role === "admin" ? t("all branches") : (e.branches || []).join(", ");
+  return t("{role} of {branches}", { role: (ROLES[e.role] || (() => e.role))(), branches });
+}
+
+const ACCESS_CHANGES = {
+  token_created: (e) => t("made a token: {subject}, {scope}", e),
+  token_revoked: (e) => t("revoked a token: {subject}", e),
+  device_created: (e) => t("made a pairing link for a screen: {subject}", e),
+  device_paired: (e) => t("was paired: {subject}", e),
+  device_revoked: (e) => t("revoked a screen: {subject}", e),
+  user_created: (e) => t("added an account: {subject}, {scope}", e),
+  user_disabled: (e) => t("disabled an account: {subject}", e),
+  user_enabled: (e) => t("enabled an account: {subject}", e),
+  user_password_changed: (e) => t("changed the password of an account: {subject}", e),
+  user_role_changed: (e) => t("changed the role of an account: {subject}, now {scope}", e),
+};
+
+function accessChange(e) {
+  const words = { subject: accessSubject(e), scope: accessScope(e) };
+  const sentence = ACCESS_CHANGES[`${e.subject}_${e.action}`];
+  return sentence ? sentence(words) : `${e.subject} ${e.action}: ${words.subject}`;
+}
+
 const SENTENCES = {
+  access_changed: accessChange,
   day_opened: (e) => t("started the day's log with settings revision {revision}", e),
   config_applied: (e) =>
     e.changed && e.changed.length
@@ -308,10 +341,14 @@ function who(event) {
   if (by === "system") return t("automatically");
   if (by === "phone" || by.startsWith("phone:")) return t("a visitor's phone");
   if (by.startsWith("kiosk:")) return t("kiosk {id}", { id: by.slice(6) });
+  if (by.startsWith("display:")) return t("display {id}", { id: by.slice(8) });
+  if (by === "cli") return t("the command line");
   return by;
 }
 
+// Changes to access are always shown, even a screen's own pairing: they are what an audit is for.
 function byPeople(event) {
+  if (event.type === "access_changed") return true;
   const by = event.by || "";
   return (
     by !== "" &&

@@ -3,7 +3,7 @@
 A manager lowers the capacity rule and the wall display's limit follows; a
 counter calls the next visitor from its console and both the display and
 the visitor's phone show it; the door console and the manager's accounts
-and devices work end to end.
+and devices work end to end, and the audit trail says who changed them.
 """
 
 from __future__ import annotations
@@ -251,3 +251,19 @@ def test_a_manager_makes_accounts_and_pairs_screens_from_the_console(
     expect(console.locator("#devices tbody tr").first).to_have_attribute("data-state", "revoked")
     kiosk.reload()
     expect(kiosk.get_by_role("heading", name="This screen is not paired")).to_be_visible()
+
+    console.get_by_role("tab", name="Audit trail").click()
+    changes = console.locator('.audit-item[data-type="access_changed"]')
+    expect(changes).to_have_count(6)
+    revoked, paired = changes.nth(0), changes.nth(1)
+    expect(revoked.locator(".audit-who")).to_have_text("user:mia")
+    expect(revoked.locator(".audit-what")).to_have_text(
+        re.compile(r"^revoked a screen: Entrance \(Kiosk [0-9a-f]{12}\)$")
+    )
+    expect(paired.locator(".audit-who")).to_have_text(re.compile(r"^kiosk [0-9a-f]{12}$"))
+    expect(paired.locator(".audit-what")).to_have_text(re.compile(r"^was paired: Entrance"))
+    expect(changes.nth(3).locator(".audit-what")).to_have_text("disabled an account: nina")
+    expect(changes.last.locator(".audit-who")).to_have_text("the command line")
+    expect(changes.last.locator(".audit-what")).to_have_text(
+        "added an account: mia, Manager of demo"
+    )
