@@ -9,7 +9,7 @@ device for its own pairing) and its subject by id, label, kind, role and
 branches: never a token, pairing code, password or hash.
 
 Why the log and not a store of its own: the log already is the branch's
-audit trail (DESIGN.md), per branch and day, read by that branch's managers
+audit trail, per branch and day, read by that branch's managers
 through one route with one permission check, kept as long as the branch's
 records are, and it needs nothing new from the store port. The price is
 that the public live feed carries the event too, since its versions must
@@ -46,6 +46,11 @@ CLI = "cli"
 
 
 class AccessChanges:
+    """The one way the API, the pages and the command line change access, so none goes unrecorded.
+
+    ``actor`` is who asks, as the audit trail names them.
+    """
+
     def __init__(self, branches: BranchService, tokens: TokenCache) -> None:
         self._branches = branches
         self._tokens = tokens
@@ -58,10 +63,11 @@ class AccessChanges:
     ) -> tuple[str, str]:
         """A new bearer token and its id, as :func:`access.create_token` makes them."""
         token, token_id = await create_token(self._store, role, branches, label)
+        kept = () if role == "admin" else tuple(sorted(branches))  # as the token keeps them
         change = cmd.RecordAccess(
-            "token", "created", token_id, label=label, role=role, branches=tuple(branches)
+            "token", "created", token_id, label=label, role=role, branches=kept
         )
-        await self._record(actor, change, _scope(role, branches))
+        await self._record(actor, change, _scope(role, kept))
         return token, token_id
 
     async def revoke_token(self, actor: str, token_id: str) -> dict[str, Any] | None:
