@@ -429,6 +429,16 @@ export function configForm({ branch, languages, onSaved }) {
     const hold = checkbox(t("Hold: let nobody else in for now"), ["capacity", "hold"]);
     hold.classList.add("hold-switch");
     fields.append(hold);
+    const reserve = el("div", "field-grid");
+    reserve.append(
+      field(
+        t("Keep room for a party that does not fit after"),
+        numeric(["capacity", "reserve_after_minutes"], { min: 0, max: 600, optional: true }),
+        ["capacity", "reserve_after_minutes"],
+        t("minutes since its ticket; until then others may go ahead of it. Empty: never"),
+      ),
+    );
+    fields.append(reserve);
     fields.append(el("h3", null, t("Usual rule")));
     fields.append(ruleFields(["capacity", "default"]));
     fields.append(el("h3", null, t("Scheduled rules")));

@@ -154,6 +154,17 @@ class Capacity:
     default: CapacityRule = field(default_factory=CapacityRule)
     schedule: tuple[ScheduledRule, ...] = ()
     hold: bool = False
+    reserve_after_minutes: float | None = 10.0
+    """A party too big for the room left is passed over, but only for this long after it
+    took its ticket; from then on the room is kept for it (``None``: passed over always).
+
+    Places free one at a time, and each is taken at once by the next single
+    visitor, so without a reservation a pair or a family could wait all day.
+    """
+
+    def __post_init__(self) -> None:
+        if self.reserve_after_minutes is not None and not 0 <= self.reserve_after_minutes <= 600:
+            raise ValueError("reserve_after_minutes must be between 0 and 600, or null")
 
 
 @dataclass(frozen=True, slots=True)

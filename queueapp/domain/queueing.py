@@ -48,7 +48,9 @@ def admissions(state: BranchState, now: datetime) -> list[TicketAdmitted]:
     first visitor it could serve, so that a room full of one service's
     visitors does not leave another counter idle; a second pass fills the rest
     of the room in queue order. A party that does not fit is passed over, not
-    blocking the smaller parties behind it.
+    blocking the smaller parties behind it, until it has waited the branch's
+    ``reserve_after_minutes``: then nobody behind it is let in until it fits,
+    so that the room it needs can gather (see :func:`_reserved_for`).
     """
     config = state.require_config()
     if config.capacity.hold:
@@ -63,6 +65,9 @@ def admissions(state: BranchState, now: datetime) -> list[TicketAdmitted]:
         config,
         (t for t in state.tickets.values() if t.status is Status.WAITING and t.service in servable),
     )
+    reserved = _reserved_for(config, candidates, limit - inside, limit, now)
+    if reserved is not None:
+        del candidates[candidates.index(reserved) + 1 :]
     ready = {t.service for t in state.tickets.values() if t.status is Status.ADMITTED}
     chosen: list[Ticket] = []
 
@@ -96,6 +101,28 @@ def admissions(state: BranchState, now: datetime) -> list[TicketAdmitted]:
             TicketAdmitted(at=now.timestamp(), number=ticket.number, inside=running, limit=limit)
         )
     return admitted
+
+
+def _reserved_for(
+    config: BranchConfig, candidates: list[Ticket], room: int, limit: int, now: datetime
+) -> Ticket | None:
+    """The first party, in queue order, that the room is kept for, if any.
+
+    It is one that would still not fit once everyone fitting ahead of it is
+    in, that has waited ``reserve_after_minutes`` since it took its ticket,
+    and that the limit could ever hold (a party larger than the limit would
+    block everyone for nothing, so it stays passed over).
+    """
+    minutes = config.capacity.reserve_after_minutes
+    if minutes is None:
+        return None
+    due = now.timestamp() - minutes * 60
+    for ticket in candidates:
+        if ticket.party_size <= room:
+            room -= ticket.party_size
+        elif ticket.issued_at <= due and ticket.party_size <= limit:
+            return ticket
+    return None
 
 
 def _call_order(config: BranchConfig, ticket: Ticket) -> tuple[bool, tuple[int, int, float, int]]:

@@ -91,6 +91,7 @@ def test_counter_serving_an_unknown_service_is_refused(make_doc: MakeDoc) -> Non
         ({"languages": ["en", "de"]}, "languages"),
         ({"max_party_size": 0}, "max_party_size"),
         ({"id": "Main Street"}, "id:"),
+        ({"capacity": {"reserve_after_minutes": -1}}, "capacity: reserve_after_minutes"),
     ],
 )
 def test_inconsistent_branches_are_refused(

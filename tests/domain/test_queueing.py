@@ -130,6 +130,64 @@ def test_a_party_that_does_not_fit_is_passed_over_but_keeps_its_place(
     assert branch.admitted_now() == [family]
 
 
+BOTH_SERVE_A = [{"id": "1", "services": ["A"]}, {"id": "2", "services": ["A"]}]
+
+
+def serve(branch: Any, counter: str) -> str:
+    """Call, start and finish the next visitor at ``counter``; their number."""
+    number: str = branch.call(counter)
+    branch.act(counter, "start", number)
+    branch.act(counter, "done", number)
+    return number
+
+
+def test_a_party_passed_over_for_too_long_has_the_room_kept_for_it(
+    new_branch: NewBranch,
+) -> None:
+    branch = new_branch(counters=BOTH_SERVE_A, capacity={"reserve_after_minutes": 10})
+    branch.open("1", "2")
+    first = branch.issue("A")
+    pair = branch.issue("A", 2)
+    second = branch.issue("A")
+    third = branch.issue("A")
+    assert branch.status(second) is Status.ADMITTED, "the pair does not fit; the next one does"
+
+    assert serve(branch, "1") == first
+    assert branch.admitted_now() == [third], "within ten minutes the pair is still passed over"
+
+    branch.advance(11 * 60)
+    fourth = branch.issue("A")
+    assert branch.status(fourth) is Status.WAITING, "the room is kept for the pair now"
+    assert serve(branch, "2") == second
+    assert branch.admitted_now() == []
+    assert (branch.inside, branch.limit) == (1, 2)
+    assert serve(branch, "1") == third
+    assert branch.admitted_now() == [pair]
+    assert branch.status(fourth) is Status.WAITING
+
+
+def test_a_party_larger_than_the_limit_keeps_no_room(new_branch: NewBranch) -> None:
+    branch = new_branch(counters=BOTH_SERVE_A, capacity={"reserve_after_minutes": 0})
+    branch.open("1", "2")
+    crowd = branch.issue("A", 3)
+    single = branch.issue("A")
+    assert branch.status(single) is Status.ADMITTED, "three will never fit a limit of two"
+    assert branch.status(crowd) is Status.WAITING
+
+
+def test_without_reservations_a_party_is_passed_over_however_long_it_waits(
+    new_branch: NewBranch,
+) -> None:
+    branch = new_branch(counters=BOTH_SERVE_A, capacity={"reserve_after_minutes": None})
+    branch.open("1", "2")
+    branch.issue("A")
+    pair = branch.issue("A", 2)
+    branch.advance(3 * 60 * 60)
+    single = branch.issue("A")
+    assert branch.status(single) is Status.ADMITTED
+    assert branch.status(pair) is Status.WAITING
+
+
 def test_an_idle_counter_is_fed_before_the_queue_fills_the_room(new_branch: NewBranch) -> None:
     branch = new_branch()
     branch.open("1", "2")

@@ -23,6 +23,7 @@ from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import Any
 
+import hypothesis
 from hypothesis import settings
 from hypothesis import strategies as st
 from hypothesis.stateful import (
@@ -93,6 +94,7 @@ def capacities(draw: st.DrawFn) -> dict[str, Any]:
         "default": draw(capacity_rules()),
         "schedule": draw(st.lists(scheduled_rules(), max_size=2)),
         "hold": draw(st.sampled_from([False] * 5 + [True])),
+        "reserve_after_minutes": draw(st.sampled_from([10, None, 0, 1, 5])),
     }
 
 
@@ -694,9 +696,12 @@ class BranchMachine(RuleBasedStateMachine):
 
     @invariant()
     def nobody_who_fits_is_left_outside(self) -> None:
+        """Unless they are behind a party the room is kept for: one that does not fit,
+        has waited ``reserve_after_minutes`` and could fit the limit."""
         config = self.state.require_config()
         assert self.settled_at is not None
-        room = current_limit(self.state, self.settled_at) - self.state.inside
+        limit = current_limit(self.state, self.settled_at)
+        room = limit - self.state.inside
         if config.capacity.hold or room <= 0:
             return
         served = {
@@ -705,11 +710,21 @@ class BranchMachine(RuleBasedStateMachine):
             if self.state.counters[counter.id].status is CounterStatus.OPEN
             for letter in counter.services
         }
-        left_out = [
-            t.number
-            for t in self.state.tickets.values()
-            if t.status is Status.WAITING and t.service in served and t.party_size <= room
-        ]
+        outside = sorted(
+            (t for t in self.state.tickets.values() if t.status is Status.WAITING),
+            key=lambda t: queue_key(t, self.priorities()),
+        )
+        minutes = config.capacity.reserve_after_minutes
+        ahead_of_reserved = []
+        for t in outside:
+            if t.service not in served:
+                continue
+            due = minutes is not None and t.issued_at <= self.settled_at.timestamp() - minutes * 60
+            if t.party_size > room and due and t.party_size <= limit:
+                hypothesis.event("the room is kept for a party")
+                break
+            ahead_of_reserved.append(t)
+        left_out = [t.number for t in ahead_of_reserved if t.party_size <= room]
         assert left_out == [], f"room for {room} but {left_out} wait outside"
 
     @invariant()
