@@ -162,21 +162,22 @@ function renderUnserved() {
   $("details-unserved").hidden = !chosen || chosen.served;
 }
 
+const partyButtons = [...document.querySelectorAll(".party-size")];
+
 function renderParty() {
-  $("party-size").textContent = String(party);
-  $("party-minus").disabled = party <= 1;
-  $("party-plus").disabled = party >= data.max_party_size;
+  for (const button of partyButtons) {
+    button.setAttribute("aria-pressed", String(Number(button.dataset.size) === party));
+  }
   pendingKey = null; // a different request needs a different key
 }
 
-$("party-minus").addEventListener("click", () => {
-  party = Math.max(1, party - 1);
-  renderParty();
-});
-$("party-plus").addEventListener("click", () => {
-  party = Math.min(data.max_party_size, party + 1);
-  renderParty();
-});
+for (const button of partyButtons) {
+  button.addEventListener("click", () => {
+    party = Number(button.dataset.size);
+    renderParty();
+  });
+}
+
 $("priority").addEventListener("change", () => {
   pendingKey = null;
 });

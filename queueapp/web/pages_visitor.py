@@ -83,7 +83,6 @@ async def kiosk(request: Request) -> Response:
         "lang": lang,
         "home_lang": negotiate(None, request.headers.get("accept-language", ""), config.languages),
         "timezone": config.timezone,
-        "max_party_size": config.max_party_size,
         "services": services,
     }
     response = render(

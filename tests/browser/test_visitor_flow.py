@@ -80,7 +80,9 @@ def kiosk_ticket(new_page: NewPage, site: Site, lang: str, letter: str = "A") ->
         kiosk.get_by_role("link", name=LANGUAGE_BUTTONS[lang]).click()
     expect(kiosk.get_by_role("heading", name=_(lang, "Choose a service"))).to_be_visible()
     kiosk.get_by_role("button", name=re.compile(re.escape(service_name(letter, lang)))).click()
-    expect(kiosk.locator("#party-size")).to_have_text("1")
+    expect(kiosk.get_by_role("button", name="1", exact=True)).to_have_attribute(
+        "aria-pressed", "true"
+    )
     kiosk.get_by_role("button", name=_(lang, "Get a ticket")).click()
 
     number = kiosk.locator("#result-number")
@@ -248,6 +250,48 @@ def test_the_kiosk_tiles_fit_a_phone_sized_screen(new_page: NewPage, site: Site)
     assert all(box["x"] >= 0 and box["x"] + box["width"] <= 390 for box in boxes)
     assert min(box["height"] for box in boxes) >= 96  # twice the smallest target
     assert kiosk.evaluate("document.documentElement.scrollWidth") <= 390
+
+
+@pytest.mark.parametrize(
+    ("width", "height", "cover"),
+    [(1080, 1920, 0.75), (1920, 1080, 0.6)],
+    ids=["portrait", "landscape"],
+)
+def test_the_party_size_step_fills_the_kiosk_screen(
+    new_page: NewPage, site: Site, width: int, height: int, cover: float
+) -> None:
+    """A number button for each party size, tall enough for standing people's fingers:
+    they, the priority toggle and the ticket button take the height below the heading,
+    nothing scrolls, even with a notice above them, and what is chosen is asked for."""
+    kiosk = paired_kiosk(new_page, site, width, height)
+    kiosk.get_by_role("button", name=re.compile(service_name("A", "en"))).click()
+    unserved = kiosk.locator("#details-unserved")
+    expect(unserved).to_be_visible()
+    assert kiosk.evaluate("document.documentElement.scrollHeight") <= height
+    site.counter("1", "open")  # serves A: the notice goes, the buttons take its room
+    expect(unserved).to_be_hidden()
+    sizes = kiosk.get_by_role("group", name="How many people are coming?").get_by_role("button")
+    expect(sizes).to_have_text([str(n) for n in range(1, demo_config().max_party_size + 1)])
+    priority = kiosk.locator("label.toggle")
+    issue = kiosk.get_by_role("button", name="Get a ticket")
+
+    boxes = [box for box in (s.bounding_box() for s in sizes.all()) if box is not None]
+    controls = [*boxes, priority.bounding_box(), issue.bounding_box()]
+    top = min(box["y"] for box in controls if box is not None)
+    bottom = max(box["y"] + box["height"] for box in controls if box is not None)
+    assert bottom <= height
+    assert bottom - top >= cover * height, (top, bottom)
+    assert min(box["height"] for box in boxes) >= 0.1 * height
+    assert kiosk.evaluate("document.documentElement.scrollHeight") <= height
+
+    sizes.nth(2).click()
+    expect(sizes.nth(2)).to_have_attribute("aria-pressed", "true")
+    expect(sizes.nth(0)).to_have_attribute("aria-pressed", "false")
+    kiosk.get_by_label("I need priority").check()
+    with kiosk.expect_request(re.compile(r"/tickets$")) as request:
+        issue.click()
+    asked = request.value.post_data_json
+    assert (asked["party_size"], asked["priority"]) == (3, True)
 
 
 def test_a_service_no_open_counter_serves_says_so_until_one_opens(
