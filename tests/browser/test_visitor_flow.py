@@ -294,6 +294,24 @@ def test_the_party_size_step_fills_the_kiosk_screen(
     assert (asked["party_size"], asked["priority"]) == (3, True)
 
 
+def kiosk_result(kiosk: Page) -> None:
+    """Take a ticket for the first service; the ticket's screen and its code shown."""
+    kiosk.locator(".service-pick").first.click()
+    kiosk.get_by_role("button", name="Get a ticket").click()
+    expect(kiosk.locator("#result-qr")).to_have_js_property("complete", True)
+    expect(kiosk.locator("#result-qr")).to_be_visible()
+
+
+def test_the_ticket_fits_a_phone_sized_screen(new_page: NewPage, site: Site) -> None:
+    kiosk = paired_kiosk(new_page, site, 390, 844)
+
+    kiosk_result(kiosk)
+
+    assert kiosk.evaluate("document.documentElement.scrollWidth") <= 390
+    box = kiosk.locator("#result-number").bounding_box()
+    assert box is not None and box["x"] >= 0 and box["x"] + box["width"] <= 390
+
+
 def test_a_service_no_open_counter_serves_says_so_until_one_opens(
     new_page: NewPage, site: Site
 ) -> None:
