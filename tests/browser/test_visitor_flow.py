@@ -302,6 +302,28 @@ def kiosk_result(kiosk: Page) -> None:
     expect(kiosk.locator("#result-qr")).to_be_visible()
 
 
+def test_the_ticket_fills_a_landscape_kiosk_screen(new_page: NewPage, site: Site) -> None:
+    """The number and its code side by side, as big as the height allows, the ticket as
+    wide as the screen, the buttons below it without scrolling."""
+    width, height = 1920, 1080
+    kiosk = paired_kiosk(new_page, site, width, height)
+
+    kiosk_result(kiosk)
+
+    ticket, number, code, done = (
+        kiosk.locator(selector).bounding_box()
+        for selector in (".printed-ticket", "#result-number", "#result-qr", "#done")
+    )
+    assert ticket is not None and number is not None and code is not None and done is not None
+    assert number["x"] + number["width"] <= code["x"]
+    assert code["height"] >= 0.35 * height
+    assert number["height"] >= 0.15 * height
+    assert ticket["width"] >= 0.9 * width
+    assert ticket["height"] >= 0.55 * height
+    assert done["y"] + done["height"] <= height
+    assert kiosk.evaluate("document.documentElement.scrollHeight") <= height
+
+
 def test_the_ticket_fits_a_phone_sized_screen(new_page: NewPage, site: Site) -> None:
     kiosk = paired_kiosk(new_page, site, 390, 844)
 
