@@ -181,9 +181,20 @@ def kiosk_start(scene: Scene) -> bytes:
         return _settle(page)
 
 
-def _kiosk_ticket(scene: Scene, page: Page) -> None:
+def _kiosk_details(scene: Scene, page: Page) -> None:
     _kiosk(scene, page)
     page.locator('[data-letter="A"] .service-pick').click()
+
+
+def kiosk_details(scene: Scene) -> bytes:
+    with scene.page(kiosk=True, viewport=KIOSK) as page:
+        _kiosk_details(scene, page)
+        page.locator('.party-size[data-size="2"]').click()  # a choice made, not the default
+        return _settle(page)
+
+
+def _kiosk_ticket(scene: Scene, page: Page) -> None:
+    _kiosk_details(scene, page)
     page.locator("#issue").click()
     page.locator("#result-number:not(:empty)").wait_for()
     page.wait_for_load_state("networkidle")
@@ -342,6 +353,7 @@ class Shot:
 
 SHOTS = [
     Shot("kiosk-start", "the door kiosk, choosing a service", kiosk_start),
+    Shot("kiosk-details", "the door kiosk: how many people, priority", kiosk_details),
     Shot("kiosk-result", "the door kiosk after issuing a ticket", kiosk_result),
     Shot("ticket-printed", "the printed ticket, 80 mm paper", printed_ticket),
     Shot("phone-join", "joining from a phone, two services with no counter open", phone_join),
