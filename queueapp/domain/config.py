@@ -269,6 +269,11 @@ class BranchConfig:
         return {s.letter: s for s in self.services}
 
     @cached_property
+    def priorities(self) -> dict[str, int]:
+        """Each service's priority by letter: read for every ticket whenever a queue is sorted."""
+        return {s.letter: s.priority for s in self.services}
+
+    @cached_property
     def _counters(self) -> dict[str, Counter]:
         return {c.id: c for c in self.counters}
 

@@ -15,7 +15,7 @@ from queueapp.domain import commands as cmd
 from queueapp.domain import events as ev
 from queueapp.domain.config import BranchConfig, Counter
 from queueapp.domain.errors import Conflict, Invalid, NotFound
-from queueapp.domain.queueing import admissions, in_order, priority_class, queue_key
+from queueapp.domain.queueing import admissions, queue_order
 from queueapp.domain.state import (
     FINAL,
     QUEUED,
@@ -162,14 +162,16 @@ def _delay(state: BranchState, ticket: Ticket, at: float) -> list[ev.Event]:
         raise Conflict("not_waiting", "Only a ticket still waiting outside can ask for more time.")
     if ticket.delayed:
         raise Conflict("already_delayed", "More time can be asked for once.")
-    own_class = priority_class(config, ticket)
-    behind = [
-        t
-        for t in in_order(config, state.tickets.values())
-        if t.status is Status.WAITING
-        and priority_class(config, t) == own_class
-        and queue_key(config, t) > queue_key(config, ticket)
-    ]
+    key = queue_order(config)
+    mine = key(ticket)
+    behind = sorted(
+        (
+            t
+            for t in state.tickets.values()
+            if t.status is Status.WAITING and key(t)[:2] == mine[:2] and key(t) > mine
+        ),
+        key=key,
+    )
     places = min(config.grace.delay_places, len(behind))
     if places == 0:
         order = ticket.order
@@ -213,17 +215,15 @@ def _call_next(state: BranchState, counter_id: str, at: float) -> list[ev.Event]
             f"Counter {counter_id} still has ticket {counter.ticket}.",
             ticket=counter.ticket,
         )
-    ready = in_order(
-        state.require_config(),
-        (
-            t
-            for t in state.tickets.values()
-            if t.status is Status.ADMITTED and t.service in definition.services
-        ),
-    )
+    ready = [
+        t
+        for t in state.tickets.values()
+        if t.status is Status.ADMITTED and t.service in definition.services
+    ]
     if not ready:
         raise Conflict("nobody_to_call", "Nobody inside is waiting for this counter.")
-    return [ev.TicketCalled(at=at, number=ready[0].number, counter=counter_id)]
+    first = min(ready, key=queue_order(state.require_config()))
+    return [ev.TicketCalled(at=at, number=first.number, counter=counter_id)]
 
 
 def _counter_action(

@@ -8,7 +8,7 @@ after a missed call, keeps a class but gets a later ``order``.
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -17,18 +17,30 @@ from queueapp.domain.config import BranchConfig
 from queueapp.domain.events import TicketAdmitted
 from queueapp.domain.state import QUEUED, BranchState, CounterState, Status, Ticket
 
-
-def priority_class(config: BranchConfig, ticket: Ticket) -> tuple[int, int]:
-    service = config.service(ticket.service)
-    return (0 if ticket.priority else 1, -(service.priority if service else 0))
+QueueKey = tuple[int, int, float, int]
 
 
-def queue_key(config: BranchConfig, ticket: Ticket) -> tuple[int, int, float, int]:
-    return (*priority_class(config, ticket), ticket.order, ticket.seq)
+def queue_order(config: BranchConfig) -> Callable[[Ticket], QueueKey]:
+    """The sort key of queue order under ``config``, made once for a whole sort.
+
+    Every admission sorts everyone waiting, so the key is a single function
+    over one table of service priorities rather than a chain of lookups.
+    """
+    priorities = config.priorities
+
+    def key(ticket: Ticket) -> QueueKey:
+        return (
+            0 if ticket.priority else 1,
+            -priorities.get(ticket.service, 0),
+            ticket.order,
+            ticket.seq,
+        )
+
+    return key
 
 
 def in_order(config: BranchConfig, tickets: Iterable[Ticket]) -> list[Ticket]:
-    return sorted(tickets, key=lambda t: queue_key(config, t))
+    return sorted(tickets, key=queue_order(config))
 
 
 def served_letters(counters: Iterable[CounterState], config: BranchConfig) -> set[str]:
@@ -125,21 +137,20 @@ def _reserved_for(
     return None
 
 
-def _call_order(config: BranchConfig, ticket: Ticket) -> tuple[bool, tuple[int, int, float, int]]:
+def _call_order(config: BranchConfig) -> Callable[[Ticket], tuple[bool, QueueKey]]:
     """Those inside are called before those outside; within each, queue order."""
-    return (ticket.status is Status.WAITING, queue_key(config, ticket))
+    key = queue_order(config)
+    return lambda ticket: (ticket.status is Status.WAITING, key(ticket))
 
 
 def ahead_of(state: BranchState, ticket: Ticket) -> int:
     """How many of its service will be called before this one ticket (no sorting needed)."""
-    config = state.require_config()
-    mine = _call_order(config, ticket)
+    order = _call_order(state.require_config())
+    mine = order(ticket)
     return sum(
         1
         for other in state.tickets.values()
-        if other.service == ticket.service
-        and other.status in QUEUED
-        and _call_order(config, other) < mine
+        if other.service == ticket.service and other.status in QUEUED and order(other) < mine
     )
 
 
@@ -149,14 +160,14 @@ def people_ahead(state: BranchState) -> dict[str, int]:
     Those inside come before those outside; within each, queue order. One
     pass for all tickets, because every change moves everyone behind it.
     """
-    config = state.require_config()
+    order = _call_order(state.require_config())
     by_service: dict[str, list[Ticket]] = {}
     for ticket in state.tickets.values():
         if ticket.status in QUEUED:
             by_service.setdefault(ticket.service, []).append(ticket)
     ahead: dict[str, int] = {}
     for tickets in by_service.values():
-        tickets.sort(key=lambda t: _call_order(config, t))
+        tickets.sort(key=order)
         for place, ticket in enumerate(tickets):
             ahead[ticket.number] = place
     return ahead
