@@ -120,16 +120,20 @@ def _reserved_for(
 ) -> Ticket | None:
     """The first party, in queue order, that the room is kept for, if any.
 
-    It is one that would still not fit once everyone fitting ahead of it is
-    in, that has waited ``reserve_after_minutes`` since it took its ticket,
-    and that the limit could ever hold (a party larger than the limit would
-    block everyone for nothing, so it stays passed over).
+    It is one that is passed over: once everyone fitting ahead of it is in,
+    some room is left, but not enough for it. It has waited
+    ``reserve_after_minutes`` since it took its ticket, and the limit could
+    ever hold it (a party larger than the limit would block everyone for
+    nothing, so it stays passed over). Once the room is full nobody is passed
+    over, and idle counters are fed as usual.
     """
     minutes = config.capacity.reserve_after_minutes
     if minutes is None:
         return None
     due = now.timestamp() - minutes * 60
     for ticket in candidates:
+        if room <= 0:
+            return None
         if ticket.party_size <= room:
             room -= ticket.party_size
         elif ticket.issued_at <= due and ticket.party_size <= limit:

@@ -166,6 +166,22 @@ def test_a_party_passed_over_for_too_long_has_the_room_kept_for_it(
     assert branch.status(fourth) is Status.WAITING
 
 
+def test_a_single_who_waits_only_for_a_full_room_keeps_no_room(new_branch: NewBranch) -> None:
+    branch = new_branch(capacity={"reserve_after_minutes": 10})
+    branch.open("1", "2")
+    branch.issue("A")
+    branch.call("1")
+    branch.apply_config(capacity={"reserve_after_minutes": 10, **HOLD})
+    first = branch.issue("A")
+    second = branch.issue("A")
+    branch.advance(11 * 60)
+    contract = branch.issue("B")
+    branch.apply_config(capacity={"reserve_after_minutes": 10, **RELEASE})
+    assert branch.admitted_now() == [contract], "idle counter 2 is fed; nobody is passed over"
+    assert branch.status(first) is Status.WAITING
+    assert branch.status(second) is Status.WAITING
+
+
 def test_a_party_larger_than_the_limit_keeps_no_room(new_branch: NewBranch) -> None:
     branch = new_branch(counters=BOTH_SERVE_A, capacity={"reserve_after_minutes": 0})
     branch.open("1", "2")
