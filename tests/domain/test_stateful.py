@@ -1,4 +1,4 @@
-"""Random command sequences against one branch day, checking the invariants of DESIGN.md.
+"""Random command sequences against one branch day, checking the invariants in the README.
 
 The machine draws a valid configuration (2-4 counters serving random subsets
 of 2-3 services, a random capacity rule, sometimes a schedule, a hold, door

@@ -1,6 +1,6 @@
 """A display's branch feed across two processes: every change, in order, no gap; resuming.
 
-DESIGN.md invariant 5: every change reaches every connected display of its
+Invariant 5 (README, "What always holds"): every change reaches every connected display of its
 branch, in order, with no gap, and a display that reconnects resumes from the
 last version it saw. Changes are made through server B; displays watch
 through server A (and B), so each change travels B -> Redis -> A's hub.

@@ -1,6 +1,6 @@
 """A visitor's ticket feed: each status change as it happens, and never anybody's token.
 
-A ticket token is the visitor's credential (DESIGN.md, "Data rules"): the
+A ticket token is the visitor's credential (README, "How it works"): the
 ticket feed is opened with it but must not echo it, and the public branch
 feed must carry no token at all. Changes are made through server B; the
 phones and the display watch through server A.

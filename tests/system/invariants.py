@@ -1,4 +1,4 @@
-"""DESIGN.md's invariants, checked on a branch-day's event log as the store keeps it.
+"""The invariants (README, "What always holds"), checked on a branch-day's log as stored.
 
 The checker reads the log straight from the store, rebuilds every event with
 ``from_dict`` and folds it with the product's own ``apply``, looking at the
@@ -42,7 +42,7 @@ NEXT_STATUSES: dict[str, frozenset[str]] = {
     "cancelled": frozenset(),
     "no_show": frozenset(),
 }
-"""The ticket lifecycle of DESIGN.md as a graph: each status and where a ticket may go next."""
+"""The ticket lifecycle (README, "How it works"): each status and where a ticket may go next."""
 
 
 def can_become(earlier: str, later: str) -> bool:
