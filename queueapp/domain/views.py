@@ -18,17 +18,21 @@ from queueapp.domain.queueing import Pace, ahead_of, current_limit, pace
 from queueapp.domain.state import INSIDE, QUEUED, BranchState, Status, Ticket
 
 
-def branch_snapshot(state: BranchState, now: datetime) -> dict[str, Any]:
+def branch_snapshot(
+    state: BranchState, now: datetime, moving: Pace | None = None
+) -> dict[str, Any]:
     """Built on every change for every display, so the day's tickets are read once, not
     once per service and figure.
 
     A service no open counter serves says so (``served: false``) and has no estimated
     wait: nobody can know how long until a counter opens, and "no wait" would send
-    people to a door where nobody will call them.
+    people to a door where nobody will call them. ``moving`` is :func:`pace` of the
+    state, when the caller has it already (the hub, for the same state's ticket views).
     """
     config = state.require_config()
     limit = current_limit(state, now)
-    moving = pace(state)
+    if moving is None:
+        moving = pace(state)
     inside = state.inside
     tickets = state.tickets.values()
     counts = Counter((t.service, t.status) for t in tickets)

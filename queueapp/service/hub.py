@@ -155,19 +155,37 @@ class _Channel:
     displays: set[Subscriber] = field(default_factory=set)
     tickets: dict[str, _Watchers] = field(default_factory=dict)
     lock: asyncio.Lock = field(default_factory=asyncio.Lock)
-    _queue: tuple[BranchState, dict[str, int], Pace] | None = None
+    _worked_out_for: BranchState | None = None
+    _pace: Pace | None = None
+    _ahead: dict[str, int] | None = None
+
+    def pace(self) -> Pace:
+        """:func:`pace` of the current state, worked out once for its snapshot and ticket views.
+
+        What every view of one state shares is worked out once per state: built
+        view by view it costs a pass over the day's tickets each, and all of a
+        branch's phones need a view on every change (or, after a Wi-Fi drop,
+        all at once).
+        """
+        self._forget_if_stale()
+        if self._pace is None:
+            self._pace = pace(self.state)
+        return self._pace
+
+    def _people_ahead(self) -> dict[str, int]:
+        self._forget_if_stale()
+        if self._ahead is None:
+            self._ahead = people_ahead(self.state)
+        return self._ahead
+
+    def _forget_if_stale(self) -> None:
+        if self._worked_out_for is not self.state:
+            self._worked_out_for, self._pace, self._ahead = self.state, None, None
 
     def ticket_view(self, number: str) -> tuple[int, str]:
         """One ticket's view of the current state, encoded, and the state's version."""
         state = self.state
-        if self._queue is None or self._queue[0] is not state:
-            # What every view of this state shares, worked out once per state: built
-            # view by view it costs a pass over the day's tickets each, and all of a
-            # branch's phones need a view on every change (or, after a Wi-Fi drop,
-            # all at once).
-            self._queue = (state, people_ahead(state), pace(state))
-        _, ahead, moving = self._queue
-        view = ticket_view(state, state.tickets[number], ahead, moving)
+        view = ticket_view(state, state.tickets[number], self._people_ahead(), self.pace())
         return view.pop("version"), encode(view)
 
     def ticket_message(self, number: str) -> str:
@@ -319,7 +337,7 @@ class Hub:
                 "from": first,
                 "version": state.version,
                 "events": events,
-                "snapshot": branch_snapshot(state, self.service.clock()),
+                "snapshot": branch_snapshot(state, self.service.clock(), channel.pace()),
             }
         )
         channel.recent.append((first, state.version, message))
@@ -356,6 +374,6 @@ class Hub:
                 "type": "snapshot",
                 "day": state.day,
                 "version": state.version,
-                "snapshot": branch_snapshot(state, self.service.clock()),
+                "snapshot": branch_snapshot(state, self.service.clock(), channel.pace()),
             }
         )
